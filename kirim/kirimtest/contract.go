@@ -1,0 +1,122 @@
+// Package kirimtest holds test helpers for code that talks to Kirim: an HTTP transport
+// that checks every request and response against the embedded Kirim contract.
+package kirimtest
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/pb33f/libopenapi"
+	validator "github.com/pb33f/libopenapi-validator"
+	verrors "github.com/pb33f/libopenapi-validator/errors"
+
+	"github.com/kirim-portal/portal/kirim"
+)
+
+var (
+	once    sync.Once
+	v       validator.Validator
+	initErr error
+	mu      sync.Mutex // the validator is not documented as safe for concurrent use
+)
+
+func contract() (validator.Validator, error) {
+	once.Do(func() {
+		doc, err := libopenapi.NewDocument(kirim.Contract)
+		if err != nil {
+			initErr = err
+			return
+		}
+		var errs []error
+		v, errs = validator.NewValidator(doc)
+		if len(errs) > 0 {
+			initErr = fmt.Errorf("contract: %v", errs)
+		}
+	})
+	return v, initErr
+}
+
+// Transport validates each request it sends and each response it receives against the
+// Kirim contract; any drift fails the test. Only /v1/ API traffic is checked.
+type Transport struct {
+	T    testing.TB
+	Base http.RoundTripper
+	// ResponsesOnly skips request checks, for tests that send invalid requests on
+	// purpose to see how Kirim answers them.
+	ResponsesOnly bool
+	// Checked counts the exchanges validated.
+	Checked int
+	mu      sync.Mutex
+}
+
+// NewClient returns an http.Client whose traffic is validated against the contract.
+func NewClient(t testing.TB) (*http.Client, *Transport) {
+	tr := &Transport{T: t, Base: http.DefaultTransport}
+	return &http.Client{Transport: tr}, tr
+}
+
+// RoundTrip sends the request and validates both sides.
+func (tr *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	val, err := contract()
+	if err != nil {
+		tr.T.Errorf("kirim contract does not load: %v", err)
+		return nil, err
+	}
+	var reqBody []byte
+	if req.Body != nil {
+		reqBody, _ = io.ReadAll(req.Body)
+		req.Body.Close()
+		req.Body = io.NopCloser(bytes.NewReader(reqBody))
+	}
+	api := strings.Contains(req.URL.Path, "/v1/")
+	if api && !tr.ResponsesOnly {
+		check := req.Clone(req.Context())
+		check.Body = io.NopCloser(bytes.NewReader(reqBody))
+		mu.Lock()
+		ok, errs := val.ValidateHttpRequestSync(check)
+		mu.Unlock()
+		if !ok {
+			tr.T.Errorf("request %s %s breaks the contract:%s", req.Method, req.URL.Path, describe(errs))
+		}
+	}
+	resp, err := tr.Base.RoundTrip(req)
+	if err != nil || !api {
+		return resp, err
+	}
+	respBody, rerr := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	resp.Body = io.NopCloser(bytes.NewReader(respBody))
+	if rerr != nil {
+		return resp, nil
+	}
+	check := req.Clone(req.Context())
+	check.Body = io.NopCloser(bytes.NewReader(reqBody))
+	checkResp := *resp
+	checkResp.Body = io.NopCloser(bytes.NewReader(respBody))
+	mu.Lock()
+	ok, errs := val.ValidateHttpResponse(check, &checkResp)
+	mu.Unlock()
+	if !ok {
+		tr.T.Errorf("response %d to %s %s breaks the contract:%s\nbody: %.500s", resp.StatusCode, req.Method, req.URL.Path, describe(errs), respBody)
+	}
+	tr.mu.Lock()
+	tr.Checked++
+	tr.mu.Unlock()
+	return resp, nil
+}
+
+func describe(errs []*verrors.ValidationError) string {
+	var b strings.Builder
+	for _, e := range errs {
+		fmt.Fprintf(&b, "\n  - %s: %s", e.Message, e.Reason)
+		for _, f := range e.SchemaValidationErrors {
+			fmt.Fprintf(&b, "\n      %s (%s)", f.Reason, f.FieldPath)
+		}
+	}
+	return b.String()
+}

@@ -1,0 +1,147 @@
+package sandbox
+
+import (
+	"html/template"
+	"net/http"
+	"net/url"
+	"regexp"
+)
+
+var reasonPattern = regexp.MustCompile(`^[a-z0-9_]{1,64}$`)
+
+// FailureReasons are the outcomes a tester can pick on the hosted page.
+var FailureReasons = []string{
+	"signup_cancelled", "token_exchange_failed", "phone_number_already_registered",
+	"display_name_only", "verification_code_failed", "business_verification_failed",
+}
+
+var hostedTmpl = template.Must(template.New("hosted").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{.Title}} · Kirim sandbox</title>
+<style>body{font:16px/1.5 system-ui,sans-serif;max-width:36rem;margin:3rem auto;padding:0 1rem;color:#1a1a1a}
+.box{border:1px solid #ccc;border-radius:8px;padding:1.5rem}button{font:inherit;padding:.5rem 1rem;margin:.25rem 0;cursor:pointer}
+label{display:block;margin-top:.75rem}.note{color:#555;font-size:.9rem}</style></head>
+<body><p class="note">Kirim sandbox — a stand-in for Kirim's hosted Meta Embedded Signup.</p>
+<div class="box">
+<h1>{{.Title}}</h1>
+{{if .Error}}<p role="alert">{{.Error}}</p>{{else}}
+<p>Connect a WhatsApp Business number for <strong>{{.Customer}}</strong>.</p>
+<form method="post">
+<input type="hidden" name="outcome" value="success">
+<label for="phone_number">Phone number (optional)</label>
+<input id="phone_number" name="phone_number" placeholder="+62812…">
+<p><button type="submit">Connect WhatsApp number</button></p>
+</form>
+<form method="post">
+<input type="hidden" name="outcome" value="fail">
+<label for="reason">Or fail with a reason</label>
+<select id="reason" name="reason">{{range .Reasons}}<option>{{.}}</option>{{end}}</select>
+<p><button type="submit">Fail signup</button></p>
+</form>{{end}}
+</div></body></html>`))
+
+type hostedPage struct {
+	Title, Customer, Error string
+	Reasons                []string
+}
+
+// hostedPage is Kirim's onboarding page: it shows the customer and lets a tester pick
+// the outcome, then redirects like Kirim does. ?outcome=success or ?outcome=fail&reason=X
+// does the same in one request.
+func (s *Sandbox) hostedPage(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Referrer-Policy", "no-referrer")
+	r.ParseForm()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var l *link
+	hash := hashToken(r.PathValue("token"))
+	for _, cand := range s.st.Links {
+		if cand.TokenHash == hash {
+			l = cand
+			break
+		}
+	}
+	if l == nil {
+		s.renderHosted(w, http.StatusNotFound, hostedPage{Title: "Link not found", Error: "This setup link is not valid."})
+		return
+	}
+	c := s.st.Customers[l.CustomerID]
+	if st := s.linkStatus(l); st != "active" {
+		reason := map[string]string{"expired": "link_expired", "revoked": "link_revoked", "consumed": "link_already_used"}[st]
+		if l.Failure != nil {
+			s.redirect(w, r, *l.Failure, url.Values{"customer_id": {c.ID}, "status": {"failed"}, "reason": {reason}})
+			return
+		}
+		s.renderHosted(w, http.StatusGone, hostedPage{Title: "Link " + st, Error: "This setup link is " + st + " (" + reason + ")."})
+		return
+	}
+	switch r.Form.Get("outcome") {
+	case "success":
+		a := s.connect(c, l, r.Form.Get("phone_number"))
+		if l.Success != nil {
+			s.redirect(w, r, *l.Success, url.Values{"customer_id": {c.ID}, "account_id": {a.ID}, "status": {"success"}})
+			return
+		}
+		s.renderHosted(w, http.StatusOK, hostedPage{Title: "Connected", Error: "The number " + *a.PhoneNumber + " is connected."})
+	case "fail":
+		reason := r.Form.Get("reason")
+		if !reasonPattern.MatchString(reason) {
+			reason = "signup_cancelled"
+		}
+		s.dirty = true
+		if l.Failure != nil {
+			s.redirect(w, r, *l.Failure, url.Values{"customer_id": {c.ID}, "status": {"failed"}, "reason": {reason}})
+			return
+		}
+		s.renderHosted(w, http.StatusOK, hostedPage{Title: "Signup failed", Error: "Signup failed: " + reason + "."})
+	default:
+		s.renderHosted(w, http.StatusOK, hostedPage{Title: "Connect WhatsApp", Customer: c.Name, Reasons: FailureReasons})
+	}
+}
+
+func (s *Sandbox) renderHosted(w http.ResponseWriter, status int, p hostedPage) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	hostedTmpl.Execute(w, p)
+}
+
+// redirect appends Kirim's query parameters to a stored redirect URL.
+func (s *Sandbox) redirect(w http.ResponseWriter, r *http.Request, target string, params url.Values) {
+	u, err := url.Parse(target)
+	if err != nil {
+		http.Error(w, "bad redirect URL", http.StatusInternalServerError)
+		return
+	}
+	q := u.Query()
+	for k, v := range params {
+		q[k] = v
+	}
+	u.RawQuery = q.Encode()
+	http.Redirect(w, r, u.String(), http.StatusSeeOther)
+}
+
+// connect finishes Embedded Signup: a new connected account with a fresh 15-digit
+// phone_number_id, the link consumed, a pending customer made active.
+func (s *Sandbox) connect(c *customer, l *link, phone string) *account {
+	now := s.now()
+	pnid := newPhoneNumberID()
+	if !phonePattern.MatchString(phone) {
+		phone = newPhoneNumber()
+	}
+	name := c.Name
+	a := &account{ID: newID("wba", now), PhoneNumberID: &pnid, PhoneNumber: &phone, Name: &name,
+		Status: "connected", CustomerID: &c.ID, OnboardedAt: &now, CreatedAt: now}
+	s.st.Accounts = append(s.st.Accounts, a)
+	s.st.MetaTemplates[pnid] = starterTemplates(now)
+	l.Status, l.ConsumedAt = "consumed", &now
+	if c.Status == "pending" {
+		c.Status, c.UpdatedAt = "active", now
+	}
+	s.dirty = true
+	s.emit("customer.setup_link.consumed", map[string]any{"setup_link": s.linkJSON(l), "customer": customerJSON(c)})
+	s.emit("customer.onboarded", map[string]any{"customer": customerJSON(c), "account": accountJSON(a)})
+	return a
+}
+
+var phonePattern = regexp.MustCompile(`^\+[1-9][0-9]{7,14}$`)

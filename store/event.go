@@ -1,0 +1,89 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// Event is one entry of a customer's timeline.
+type Event struct {
+	ID         int64
+	CustomerID *int64
+	Kind       string
+	Actor      string
+	Detail     map[string]any
+	CreatedAt  time.Time
+}
+
+// AddEvent appends an event to the timeline.
+func (db *DB) AddEvent(ctx context.Context, e Event) (int64, error) {
+	var id int64
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		var err error
+		id, err = db.addEvent(ctx, tx, e)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("store: add event: %w", err)
+	}
+	return id, nil
+}
+
+func (db *DB) addEvent(ctx context.Context, tx *sql.Tx, e Event) (int64, error) {
+	if e.Actor == "" {
+		e.Actor = "system"
+	}
+	var detail any
+	if len(e.Detail) > 0 {
+		b, err := json.Marshal(e.Detail)
+		if err != nil {
+			return 0, err
+		}
+		detail = string(b)
+	}
+	created := db.now()
+	if !e.CreatedAt.IsZero() {
+		created = formatTime(e.CreatedAt)
+	}
+	res, err := tx.ExecContext(ctx,
+		`INSERT INTO events (customer_id, kind, actor, detail, created_at) VALUES (?, ?, ?, ?, ?)`,
+		e.CustomerID, e.Kind, e.Actor, detail, created)
+	if err != nil {
+		return 0, err
+	}
+	return res.LastInsertId()
+}
+
+// Events returns a customer's timeline, newest first, at most limit rows before the
+// keyset (beforeTime, beforeID); pass a zero time for the first page.
+func (db *DB) Events(ctx context.Context, customerID int64, before time.Time, beforeID int64, limit int) ([]Event, error) {
+	q := `SELECT id, customer_id, kind, actor, detail, created_at FROM events WHERE customer_id = ?`
+	args := []any{customerID}
+	if !before.IsZero() {
+		q += ` AND (created_at, id) < (?, ?)`
+		args = append(args, formatTime(before), beforeID)
+	}
+	q += ` ORDER BY created_at DESC, id DESC LIMIT ?`
+	args = append(args, limit)
+	rows, err := db.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: events: %w", err)
+	}
+	defer rows.Close()
+	var out []Event
+	for rows.Next() {
+		var e Event
+		var detail sql.NullString
+		if err := rows.Scan(&e.ID, &e.CustomerID, &e.Kind, &e.Actor, &detail, timeCol{&e.CreatedAt}); err != nil {
+			return nil, fmt.Errorf("store: events: %w", err)
+		}
+		if detail.Valid {
+			json.Unmarshal([]byte(detail.String), &e.Detail)
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}

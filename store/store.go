@@ -1,0 +1,216 @@
+// Package store keeps the portal's SQLite database: plain SQL next to Scan, one
+// transaction per exported method, and its own error values.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"time"
+
+	"github.com/pressly/goose/v3"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/kirim-portal/portal/migrations"
+	"github.com/kirim-portal/portal/store/secret"
+)
+
+// Errors returned by the store; callers test them with errors.Is.
+var (
+	ErrNotFound = errors.New("store: not found")
+	ErrConflict = errors.New("store: already exists")
+)
+
+// timeLayout is fixed-width so that stored times sort as text.
+const timeLayout = "2006-01-02T15:04:05.000000Z"
+
+// DB is the portal's database.
+type DB struct {
+	db   *sql.DB
+	keys *secret.Keyring
+	// Now is the clock; tests replace it.
+	Now func() time.Time
+}
+
+// DSN returns the connection string for path: WAL, a busy timeout, foreign keys and
+// immediate transactions, applied to every pooled connection.
+func DSN(path string) string {
+	q := url.Values{}
+	for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "foreign_keys(1)", "synchronous(NORMAL)"} {
+		q.Add("_pragma", p)
+	}
+	q.Set("_txlock", "immediate")
+	return "file:" + path + "?" + q.Encode()
+}
+
+// Open opens (creating if needed) the database at path and applies pending migrations.
+// keys seals stored secrets; it may be nil for commands that never touch them.
+func Open(ctx context.Context, path string, keys *secret.Keyring) (*DB, error) {
+	sqlDB, err := sql.Open("sqlite", DSN(path))
+	if err != nil {
+		return nil, fmt.Errorf("store: open: %w", err)
+	}
+	// One writer at a time is SQLite's rule; a small pool serves concurrent readers.
+	sqlDB.SetMaxOpenConns(8)
+	sqlDB.SetMaxIdleConns(8)
+	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
+	db := &DB{db: sqlDB, keys: keys, Now: time.Now}
+	if err := db.Migrate(ctx); err != nil {
+		sqlDB.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+func (db *DB) provider() (*goose.Provider, error) {
+	return goose.NewProvider(goose.DialectSQLite3, db.db, migrations.FS)
+}
+
+// Migrate applies every pending migration.
+func (db *DB) Migrate(ctx context.Context) error {
+	p, err := db.provider()
+	if err != nil {
+		return fmt.Errorf("store: migrations: %w", err)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("store: migrate up: %w", err)
+	}
+	return nil
+}
+
+// MigrateDownAll reverts every migration (used by the round-trip test).
+func (db *DB) MigrateDownAll(ctx context.Context) error {
+	p, err := db.provider()
+	if err != nil {
+		return fmt.Errorf("store: migrations: %w", err)
+	}
+	if _, err := p.DownTo(ctx, 0); err != nil {
+		return fmt.Errorf("store: migrate down: %w", err)
+	}
+	return nil
+}
+
+// SchemaVersion returns the newest applied migration.
+func (db *DB) SchemaVersion(ctx context.Context) (int64, error) {
+	p, err := db.provider()
+	if err != nil {
+		return 0, err
+	}
+	return p.GetDBVersion(ctx)
+}
+
+// Close closes the database, checkpointing the WAL.
+func (db *DB) Close() error {
+	db.db.ExecContext(context.Background(), "PRAGMA wal_checkpoint(TRUNCATE)")
+	return db.db.Close()
+}
+
+// Ping checks that the database answers a query.
+func (db *DB) Ping(ctx context.Context) error {
+	var one int
+	if err := db.db.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+		return fmt.Errorf("store: ping: %w", err)
+	}
+	return nil
+}
+
+// Backup writes a consistent copy of the database to path with VACUUM INTO. It refuses
+// to overwrite an existing file.
+func (db *DB) Backup(ctx context.Context, path string) error {
+	if _, err := os.Stat(path); err == nil {
+		return fmt.Errorf("store: backup: %s already exists", path)
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("store: backup: %w", err)
+	}
+	if _, err := db.db.ExecContext(ctx, "VACUUM INTO ?", path); err != nil {
+		return fmt.Errorf("store: backup: %w", err)
+	}
+	return nil
+}
+
+// IntegrityCheck runs PRAGMA integrity_check and returns its verdict ("ok" when sound).
+func (db *DB) IntegrityCheck(ctx context.Context) (string, error) {
+	var res string
+	err := db.db.QueryRowContext(ctx, "PRAGMA integrity_check").Scan(&res)
+	return res, err
+}
+
+// tx runs fn in one (immediate) transaction and commits when fn returns nil.
+func (db *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := db.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+func (db *DB) now() string { return formatTime(db.Now()) }
+
+func formatTime(t time.Time) string { return t.UTC().Format(timeLayout) }
+
+func parseTime(s string) time.Time {
+	t, err := time.Parse(timeLayout, s)
+	if err != nil {
+		// Written only by formatTime; fall back to RFC 3339 for hand-edited rows.
+		t, _ = time.Parse(time.RFC3339Nano, s)
+	}
+	return t
+}
+
+// nullTime scans a nullable time column.
+type nullTime struct{ T *time.Time }
+
+func (n *nullTime) Scan(v any) error {
+	switch v := v.(type) {
+	case nil:
+		n.T = nil
+	case string:
+		t := parseTime(v)
+		n.T = &t
+	case []byte:
+		t := parseTime(string(v))
+		n.T = &t
+	default:
+		return fmt.Errorf("store: cannot scan %T as time", v)
+	}
+	return nil
+}
+
+// timeCol scans a NOT NULL time column.
+type timeCol struct{ T *time.Time }
+
+func (c timeCol) Scan(v any) error {
+	var n nullTime
+	if err := n.Scan(v); err != nil {
+		return err
+	}
+	if n.T != nil {
+		*c.T = *n.T
+	}
+	return nil
+}
+
+func nullTimeArg(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return formatTime(*t)
+}
+
+// isUnique reports whether err is a UNIQUE or PRIMARY KEY violation.
+func isUnique(err error) bool {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		c := se.Code()
+		return c == sqlite3.SQLITE_CONSTRAINT_UNIQUE || c == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+	}
+	return false
+}

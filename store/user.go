@@ -1,0 +1,108 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// User is a member of the platform's staff who signs in to the admin UI.
+type User struct {
+	ID             int64
+	Email          string
+	PasswordHash   string
+	SessionVersion int64
+	FailedAttempts int
+	LockedUntil    *time.Time
+	LastLoginAt    *time.Time
+	CreatedAt      time.Time
+}
+
+const userColumns = `id, email, password_hash, session_version, failed_attempts, locked_until, last_login_at, created_at`
+
+func scanUser(row interface{ Scan(...any) error }) (*User, error) {
+	var u User
+	var locked, last nullTime
+	err := row.Scan(&u.ID, &u.Email, &u.PasswordHash, &u.SessionVersion, &u.FailedAttempts,
+		&locked, &last, timeCol{&u.CreatedAt})
+	if err != nil {
+		return nil, err
+	}
+	u.LockedUntil, u.LastLoginAt = locked.T, last.T
+	return &u, nil
+}
+
+// CreateUser adds a staff user with an already hashed password. A taken email (in any
+// letter case) is ErrConflict.
+func (db *DB) CreateUser(ctx context.Context, email, passwordHash string) (*User, error) {
+	email = strings.TrimSpace(email)
+	now := db.now()
+	var id int64
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx,
+			`INSERT INTO staff_users (email, password_hash, created_at, updated_at) VALUES (?, ?, ?, ?)`,
+			email, passwordHash, now, now)
+		if err != nil {
+			return err
+		}
+		id, err = res.LastInsertId()
+		return err
+	})
+	if isUnique(err) {
+		return nil, fmt.Errorf("store: create user %s: %w", email, ErrConflict)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: create user: %w", err)
+	}
+	return db.UserByID(ctx, id)
+}
+
+// UserByID returns one staff user.
+func (db *DB) UserByID(ctx context.Context, id int64) (*User, error) {
+	return db.userWhere(ctx, "id = ?", id)
+}
+
+// UserByEmail returns the staff user with that email, in any letter case.
+func (db *DB) UserByEmail(ctx context.Context, email string) (*User, error) {
+	return db.userWhere(ctx, "email = ?", strings.TrimSpace(email))
+}
+
+func (db *DB) userWhere(ctx context.Context, where string, arg any) (*User, error) {
+	row := db.db.QueryRowContext(ctx, `SELECT `+userColumns+` FROM staff_users WHERE `+where, arg)
+	u, err := scanUser(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: user: %w", err)
+	}
+	return u, nil
+}
+
+// Users lists every staff user, oldest first.
+func (db *DB) Users(ctx context.Context) ([]*User, error) {
+	rows, err := db.db.QueryContext(ctx, `SELECT `+userColumns+` FROM staff_users ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("store: users: %w", err)
+	}
+	defer rows.Close()
+	var users []*User
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, fmt.Errorf("store: users: %w", err)
+		}
+		users = append(users, u)
+	}
+	return users, rows.Err()
+}
+
+// CountUsers returns how many staff users exist (zero means first run).
+func (db *DB) CountUsers(ctx context.Context) (int, error) {
+	var n int
+	err := db.db.QueryRowContext(ctx, `SELECT count(*) FROM staff_users`).Scan(&n)
+	return n, err
+}
