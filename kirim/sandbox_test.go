@@ -29,8 +29,8 @@ type env struct {
 	// invalid sends requests that break the contract on purpose; responses are checked.
 	invalid *kirim.Client
 	http    *http.Client
-	tr     *kirimtest.Transport
-	clock  *clock
+	tr      *kirimtest.Transport
+	clock   *clock
 }
 
 type clock struct {

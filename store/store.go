@@ -50,6 +50,11 @@ func DSN(path string) string {
 // Open opens (creating if needed) the database at path and applies pending migrations.
 // keys seals stored secrets; it may be nil for commands that never touch them.
 func Open(ctx context.Context, path string, keys *secret.Keyring) (*DB, error) {
+	// Create the file owner-only: it holds password hashes and sealed secrets. SQLite
+	// gives its -wal and -shm files the same mode.
+	if f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600); err == nil {
+		f.Close()
+	}
 	sqlDB, err := sql.Open("sqlite", DSN(path))
 	if err != nil {
 		return nil, fmt.Errorf("store: open: %w", err)

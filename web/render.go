@@ -1,0 +1,23 @@
+package web
+
+import (
+	"github.com/a-h/templ"
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/kirim-portal/portal/views"
+)
+
+// render writes a templ component as the HTML response, with the request's CSP nonce.
+func (s *Server) render(c *fiber.Ctx, component templ.Component) error {
+	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
+	ctx := c.UserContext()
+	if nonce, ok := c.Locals(localNonce).(string); ok {
+		ctx = templ.WithNonce(ctx, nonce)
+	}
+	return component.Render(ctx, c.Response().BodyWriter())
+}
+
+// page returns the layout model shared by every page.
+func (s *Server) page(c *fiber.Ctx, title string) views.Page {
+	return views.Page{Title: title, CSS: s.assets.URL("app.css"), Product: "Kirim Portal"}
+}

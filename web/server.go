@@ -1,0 +1,76 @@
+// Package web is the portal's HTTP face: one Fiber app, one route table, thin handlers
+// and one error handler. The workflows live in onboarding/; the data in store/.
+package web
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/kirim-portal/portal/kirim"
+	"github.com/kirim-portal/portal/static"
+	"github.com/kirim-portal/portal/store"
+)
+
+// Config is what the web layer needs to know about its deployment.
+type Config struct {
+	// PublicURL is where browsers reach the portal (links in emails, redirect URLs).
+	PublicURL string
+	// TrustedProxies are the proxies (IPs or CIDRs) whose X-Forwarded-For is believed.
+	TrustedProxies []string
+	// Sandbox, when set, is the built-in Kirim sandbox, mounted under /sandbox.
+	Sandbox http.Handler
+	// Version is shown in logs and the footer.
+	Version string
+}
+
+// Server holds the dependencies of every handler.
+type Server struct {
+	cfg    Config
+	db     *store.DB
+	kirim  *kirim.Client
+	assets *static.Assets
+	log    *slog.Logger
+	app    *fiber.App
+}
+
+// New builds the portal's Fiber app.
+func New(cfg Config, db *store.DB, kc *kirim.Client, assets *static.Assets, log *slog.Logger) *Server {
+	s := &Server{cfg: cfg, db: db, kirim: kc, assets: assets, log: log}
+	fc := fiber.Config{
+		AppName:               "kirim-portal",
+		DisableStartupMessage: true,
+		// Values from the request outlive handlers (logs, goroutines): copy them.
+		Immutable:    true,
+		ReadTimeout:  15 * time.Second,
+		WriteTimeout: 30 * time.Second,
+		IdleTimeout:  90 * time.Second,
+		BodyLimit:    4 << 20,
+		ErrorHandler: s.handleError,
+	}
+	if len(cfg.TrustedProxies) > 0 {
+		fc.EnableTrustedProxyCheck = true
+		fc.TrustedProxies = cfg.TrustedProxies
+		fc.ProxyHeader = fiber.HeaderXForwardedFor
+	}
+	s.app = fiber.New(fc)
+	s.routes()
+	return s
+}
+
+// App returns the Fiber app (tests drive it with app.Test).
+func (s *Server) App() *fiber.App { return s.app }
+
+// Serve answers requests on ln until Shutdown.
+func (s *Server) Serve(ln net.Listener) error { return s.app.Listener(ln) }
+
+// Shutdown stops accepting connections and waits for in-flight requests until ctx ends.
+func (s *Server) Shutdown(ctx context.Context) error { return s.app.ShutdownWithContext(ctx) }
+
+// secure reports whether the portal is served over HTTPS (cookies get Secure).
+func (s *Server) secure() bool { return strings.HasPrefix(s.cfg.PublicURL, "https://") }
