@@ -302,7 +302,6 @@ func waitFor(t *testing.T, u string) {
 	t.Fatalf("%s never answered", u)
 }
 
-
 // TestDockerfile checks what the image promises, as far as a machine without Docker
 // can: instructions parse, the build is static, the user is not root, /data is a volume,
 // the port is exposed and the health check uses a command the image has.
