@@ -30,6 +30,7 @@ import (
 
 	"github.com/kirim-portal/portal/kirim"
 	"github.com/kirim-portal/portal/kirim/sandbox"
+	"github.com/kirim-portal/portal/onboarding"
 	"github.com/kirim-portal/portal/static"
 	"github.com/kirim-portal/portal/store"
 	"github.com/kirim-portal/portal/store/secret"
@@ -177,7 +178,8 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(addr st
 	if sb != nil {
 		wcfg.Sandbox = sb
 	}
-	srv := web.New(wcfg, db, kc, assets, log)
+	srv := web.New(wcfg, web.Deps{DB: db, Kirim: kc, Onboarding: onboarding.New(db, kc, cfg.PublicURL, log),
+		Assets: assets, Keys: keys, Log: log})
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {

@@ -106,3 +106,49 @@ func (db *DB) CountUsers(ctx context.Context) (int, error) {
 	err := db.db.QueryRowContext(ctx, `SELECT count(*) FROM staff_users`).Scan(&n)
 	return n, err
 }
+
+// RecordLoginFailure counts a failed sign-in; after lockAfter failures in a row the
+// account is locked for lockFor.
+func (db *DB) RecordLoginFailure(ctx context.Context, id int64, lockAfter int, lockFor time.Duration) error {
+	now := db.Now()
+	_, err := db.db.ExecContext(ctx, `UPDATE staff_users SET failed_attempts = failed_attempts + 1,
+		locked_until = CASE WHEN failed_attempts + 1 >= ? THEN ? ELSE locked_until END, updated_at = ? WHERE id = ?`,
+		lockAfter, formatTime(now.Add(lockFor)), formatTime(now), id)
+	if err != nil {
+		return fmt.Errorf("store: login failure: %w", err)
+	}
+	return nil
+}
+
+// RecordLoginSuccess clears the failure count and notes the sign-in time.
+func (db *DB) RecordLoginSuccess(ctx context.Context, id int64) error {
+	now := db.now()
+	_, err := db.db.ExecContext(ctx, `UPDATE staff_users SET failed_attempts = 0, locked_until = NULL, last_login_at = ?,
+		updated_at = ? WHERE id = ?`, now, now, id)
+	if err != nil {
+		return fmt.Errorf("store: login success: %w", err)
+	}
+	return nil
+}
+
+// BumpSessionVersion invalidates every session cookie issued to the user so far.
+func (db *DB) BumpSessionVersion(ctx context.Context, id int64) (int64, error) {
+	var v int64
+	err := db.db.QueryRowContext(ctx, `UPDATE staff_users SET session_version = session_version + 1, updated_at = ?
+		WHERE id = ? RETURNING session_version`, db.now(), id).Scan(&v)
+	if err != nil {
+		return 0, fmt.Errorf("store: bump session version: %w", err)
+	}
+	return v, nil
+}
+
+// SetPassword stores a new password hash and invalidates the user's sessions.
+func (db *DB) SetPassword(ctx context.Context, id int64, hash string) (int64, error) {
+	var v int64
+	err := db.db.QueryRowContext(ctx, `UPDATE staff_users SET password_hash = ?, session_version = session_version + 1,
+		updated_at = ? WHERE id = ? RETURNING session_version`, hash, db.now(), id).Scan(&v)
+	if err != nil {
+		return 0, fmt.Errorf("store: set password: %w", err)
+	}
+	return v, nil
+}

@@ -2,6 +2,42 @@
 // email), pages that take view-model structs, and partials. Views never query anything.
 package views
 
-import "strconv"
+import (
+	"strconv"
+	"strings"
+	"time"
+)
 
 func statusText(status int) string { return strconv.Itoa(status) }
+
+// humanize turns a code like link_issued into "link issued".
+func humanize(s string) string { return strings.ReplaceAll(s, "_", " ") }
+
+func i64(n int64) string { return strconv.FormatInt(n, 10) }
+
+// day formats a date for tables.
+func day(t time.Time) string { return t.UTC().Format("2 Jan 2006") }
+
+// stamp formats a moment for details and timelines.
+func stamp(t time.Time) string { return t.UTC().Format("2 Jan 2006 15:04 UTC") }
+
+func ariaCurrent(active bool) string {
+	if active {
+		return "page"
+	}
+	return "false"
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "—"
+	}
+	return s
+}
+
+func localeName(l string) string {
+	if l == "id" {
+		return "Bahasa Indonesia"
+	}
+	return "English"
+}

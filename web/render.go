@@ -21,3 +21,16 @@ func (s *Server) render(c *fiber.Ctx, component templ.Component) error {
 func (s *Server) page(c *fiber.Ctx, title string) views.Page {
 	return views.Page{Title: title, CSS: s.assets.URL("app.css"), Product: "Kirim Portal"}
 }
+
+// adminPage adds what staff pages need: scripts, the CSRF token, the signed-in user
+// and the flash message.
+func (s *Server) adminPage(c *fiber.Ctx, title string) views.Page {
+	p := s.page(c, title)
+	p.Scripts = []string{s.assets.URL("htmx.min.js"), s.assets.URL("app.js")}
+	p.CSRF = s.csrfToken(c)
+	p.Flash = s.takeFlash(c)
+	if u := staffOf(c); u != nil {
+		p.StaffEmail = u.Email
+	}
+	return p
+}

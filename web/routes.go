@@ -18,8 +18,36 @@ func (s *Server) routes() {
 	app.Get("/readyz", s.readyz)
 	app.Get("/static/:name", s.staticAsset)
 
+	// Every unsafe request below needs the session's CSRF token.
+	app.Use(s.checkCSRF)
+
 	// Public pages.
 	app.Get("/", s.home)
+
+	// Staff sign-in, and the first-run link that creates the first staff account.
+	app.Get("/login", s.loginPage)
+	app.Post("/login", s.login)
+	app.Post("/logout", s.logout)
+	app.Get("/setup/:token", s.setupPage)
+	app.Post("/setup/:token", s.setupSubmit)
+
+	// The admin UI: every route needs a staff session.
+	admin := app.Group("/admin", s.requireStaff)
+	admin.Get("/", s.dashboard)
+	admin.Get("/account", s.accountPage)
+	admin.Post("/account/password", s.changePassword)
+	admin.Get("/customers", s.listCustomers)
+	admin.Post("/customers", s.createCustomer)
+	admin.Get("/customers/new", s.newCustomer)
+	admin.Get("/customers/:id<int>", s.showCustomer)
+	admin.Post("/customers/:id<int>", s.updateCustomer)
+	admin.Get("/customers/:id<int>/edit", s.editCustomer)
+	admin.Post("/customers/:id<int>/suspend", s.customerAction("Customer suspended.", suspendCustomer))
+	admin.Post("/customers/:id<int>/unsuspend", s.customerAction("Suspension lifted.", unsuspend))
+	admin.Post("/customers/:id<int>/archive", s.customerAction("Customer archived.", archive))
+	admin.Post("/customers/:id<int>/links", s.customerAction("New setup link generated.", issueLink))
+	admin.Post("/customers/:id<int>/links/:link<int>/revoke", s.customerAction("Link revoked.", revokeLink))
+	admin.Post("/customers/:id<int>/links/:link<int>/redirects", s.customerAction("Redirect URLs saved.", updateRedirects))
 
 	// The built-in Kirim sandbox (only without a Kirim API key): its hosted signup page
 	// must be reachable by the end-customer's browser.

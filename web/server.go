@@ -11,10 +11,13 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/gorilla/sessions"
 
 	"github.com/kirim-portal/portal/kirim"
+	"github.com/kirim-portal/portal/onboarding"
 	"github.com/kirim-portal/portal/static"
 	"github.com/kirim-portal/portal/store"
+	"github.com/kirim-portal/portal/store/secret"
 )
 
 // Config is what the web layer needs to know about its deployment.
@@ -29,19 +32,35 @@ type Config struct {
 	Version string
 }
 
+// Deps are the services the handlers use.
+type Deps struct {
+	DB         *store.DB
+	Kirim      *kirim.Client
+	Onboarding *onboarding.Service
+	Assets     *static.Assets
+	Keys       *secret.Keyring
+	Log        *slog.Logger
+}
+
 // Server holds the dependencies of every handler.
 type Server struct {
-	cfg    Config
-	db     *store.DB
-	kirim  *kirim.Client
-	assets *static.Assets
-	log    *slog.Logger
-	app    *fiber.App
+	cfg      Config
+	db       *store.DB
+	kirim    *kirim.Client
+	ob       *onboarding.Service
+	assets   *static.Assets
+	log      *slog.Logger
+	sessions *sessions.CookieStore
+	logins   *loginGuard
+	setup    *firstRun
+	app      *fiber.App
 }
 
 // New builds the portal's Fiber app.
-func New(cfg Config, db *store.DB, kc *kirim.Client, assets *static.Assets, log *slog.Logger) *Server {
-	s := &Server{cfg: cfg, db: db, kirim: kc, assets: assets, log: log}
+func New(cfg Config, d Deps) *Server {
+	s := &Server{cfg: cfg, db: d.DB, kirim: d.Kirim, ob: d.Onboarding, assets: d.Assets, log: d.Log,
+		logins: newLoginGuard(), setup: &firstRun{}}
+	s.sessions = newSessionStore(d.Keys.SessionKeys(), s.secure())
 	fc := fiber.Config{
 		AppName:               "kirim-portal",
 		DisableStartupMessage: true,
@@ -60,6 +79,7 @@ func New(cfg Config, db *store.DB, kc *kirim.Client, assets *static.Assets, log 
 	}
 	s.app = fiber.New(fc)
 	s.routes()
+	s.bootstrap(context.Background())
 	return s
 }
 

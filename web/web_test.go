@@ -18,7 +18,15 @@ import (
 
 	"github.com/kirim-portal/portal/static"
 	"github.com/kirim-portal/portal/store"
+	"github.com/kirim-portal/portal/store/secret"
 )
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
 
 // syncBuffer is a log sink safe for the server's goroutines.
 type syncBuffer struct {
@@ -45,7 +53,9 @@ func newTestServer(t *testing.T) (*Server, *store.DB, *syncBuffer) {
 		t.Fatal(err)
 	}
 	logs := &syncBuffer{}
-	s := New(Config{PublicURL: "http://localhost:8080"}, db, nil, assets, slog.New(slog.NewTextHandler(logs, nil)))
+	keys, _ := secret.NewKeyring(must(secret.ParseKey(secret.GenerateKey())))
+	log := slog.New(slog.NewTextHandler(logs, nil))
+	s := New(Config{PublicURL: "http://localhost:8080"}, Deps{DB: db, Assets: assets, Keys: keys, Log: log})
 	return s, db, logs
 }
 

@@ -1,0 +1,479 @@
+// Package onboarding holds the portal's workflows: create and change customers, issue
+// and revoke setup links. Each writes to Kirim first, then mirrors the answer locally in
+// one transaction with its timeline event. It knows nothing of HTTP.
+package onboarding
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/mail"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/kirim-portal/portal/kirim"
+	"github.com/kirim-portal/portal/store"
+	"github.com/kirim-portal/portal/store/secret"
+)
+
+// Onboarding stages, in the order a customer moves through them.
+const (
+	StageCreated    = "created"
+	StageLinkIssued = "link_issued"
+	StageLinkSent   = "link_sent"
+	StageOpened     = "opened"
+	StageStarted    = "started"
+	StageConnected  = "connected"
+	StageFailed     = "failed"
+)
+
+// Stages lists every stage in order, for filters and funnels.
+var Stages = []string{StageCreated, StageLinkIssued, StageLinkSent, StageOpened, StageStarted, StageConnected, StageFailed}
+
+// Locales the emails and public pages are written in.
+var Locales = []string{"en", "id"}
+
+// Errors of the workflows, beside *kirim.Error from Kirim itself.
+var (
+	ErrArchived      = errors.New("onboarding: the customer is archived")
+	ErrLinkNotActive = errors.New("onboarding: the setup link is no longer active")
+	ErrNotFound      = store.ErrNotFound
+)
+
+// Service runs the workflows.
+type Service struct {
+	db        *store.DB
+	kirim     *kirim.Client
+	publicURL string
+	log       *slog.Logger
+	now       func() time.Time
+}
+
+// New returns the workflows over a store and a Kirim client. publicURL is where
+// browsers reach the portal (redirect URLs given to Kirim, landing links).
+func New(db *store.DB, kc *kirim.Client, publicURL string, log *slog.Logger) *Service {
+	return &Service{db: db, kirim: kc, publicURL: strings.TrimRight(publicURL, "/"), log: log, now: time.Now}
+}
+
+// FieldErrors maps form fields to what is wrong with them.
+type FieldErrors map[string]string
+
+// InvalidError is input that failed validation; nothing was changed.
+type InvalidError struct{ Fields FieldErrors }
+
+func (e *InvalidError) Error() string {
+	keys := make([]string, 0, len(e.Fields))
+	for k := range e.Fields {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return "onboarding: invalid " + strings.Join(keys, ", ")
+}
+
+// MetaPair is one metadata row of the customer form.
+type MetaPair struct{ Key, Value string }
+
+// CustomerInput is the customer form, with fields named like Kirim's API.
+type CustomerInput struct {
+	Name     string
+	Email    string
+	TeamID   string
+	Locale   string
+	Metadata []MetaPair
+}
+
+// Limits mirrored from Kirim, so that bad input is caught before it travels.
+const (
+	maxName         = 200
+	maxEmail        = 255
+	maxMetadataKeys = 64
+	maxMetadataSize = 16 * 1024
+	maxTeamID       = 64
+)
+
+// Normalize trims the input the way Kirim will (whitespace collapsed in the name).
+func (in *CustomerInput) Normalize() {
+	in.Name = strings.Join(strings.Fields(in.Name), " ")
+	in.Email = strings.TrimSpace(in.Email)
+	in.TeamID = strings.TrimSpace(in.TeamID)
+	var pairs []MetaPair
+	for _, p := range in.Metadata {
+		p.Key = strings.TrimSpace(p.Key)
+		if p.Key != "" || strings.TrimSpace(p.Value) != "" {
+			pairs = append(pairs, p)
+		}
+	}
+	in.Metadata = pairs
+	if in.Locale == "" {
+		in.Locale = "en"
+	}
+}
+
+// Validate checks the input against Kirim's rules.
+func (in *CustomerInput) Validate() FieldErrors {
+	errs := FieldErrors{}
+	switch n := utf8.RuneCountInString(in.Name); {
+	case n == 0:
+		errs["name"] = "Enter the customer's name."
+	case n > maxName:
+		errs["name"] = fmt.Sprintf("Use at most %d characters (this is %d).", maxName, n)
+	}
+	if in.Email != "" && !ValidEmail(in.Email) {
+		errs["email"] = "Enter an email address like owner@example.com."
+	}
+	if utf8.RuneCountInString(in.TeamID) > maxTeamID {
+		errs["team_id"] = fmt.Sprintf("Use at most %d characters.", maxTeamID)
+	}
+	if !slices.Contains(Locales, in.Locale) {
+		errs["locale"] = "Choose English or Bahasa Indonesia."
+	}
+	seen := map[string]bool{}
+	for _, p := range in.Metadata {
+		switch {
+		case p.Key == "":
+			errs["metadata"] = "Every metadata value needs a key."
+		case seen[p.Key]:
+			errs["metadata"] = "Metadata key " + p.Key + " appears twice."
+		}
+		seen[p.Key] = true
+	}
+	if len(in.Metadata) > maxMetadataKeys {
+		errs["metadata"] = fmt.Sprintf("Use at most %d metadata keys.", maxMetadataKeys)
+	} else if b, _ := json.Marshal(in.metadataMap()); len(b) > maxMetadataSize {
+		errs["metadata"] = "Metadata must stay under 16 KB."
+	}
+	return errs
+}
+
+func (in *CustomerInput) metadataMap() map[string]any {
+	if len(in.Metadata) == 0 {
+		return nil
+	}
+	m := make(map[string]any, len(in.Metadata))
+	for _, p := range in.Metadata {
+		m[p.Key] = p.Value
+	}
+	return m
+}
+
+// ValidEmail accepts a bare address whose domain has a dot, at most 255 characters.
+func ValidEmail(s string) bool {
+	a, err := mail.ParseAddress(s)
+	return err == nil && a.Address == s && len(s) <= maxEmail && strings.Contains(s[strings.LastIndex(s, "@"):], ".")
+}
+
+func mirror(c *kirim.Customer) store.CustomerMirror {
+	return store.CustomerMirror{KirimID: c.ID, Name: c.Name, Email: c.Email, Status: c.Status, Metadata: c.Metadata,
+		TeamID: c.TeamID, ArchivedAt: c.ArchivedAt, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
+}
+
+// CreateCustomer creates the customer in Kirim, then mirrors it. intentKey comes from
+// the form, so that submitting the same form again (after a timeout, say) replays
+// Kirim's first answer instead of creating a second customer.
+func (s *Service) CreateCustomer(ctx context.Context, in CustomerInput, intentKey, actor string) (*store.Customer, error) {
+	in.Normalize()
+	if errs := in.Validate(); len(errs) > 0 {
+		return nil, &InvalidError{errs}
+	}
+	if len(intentKey) < 16 {
+		return nil, errors.New("onboarding: create customer: intent key missing")
+	}
+	req, _ := json.Marshal(in)
+	intent, err := s.db.BeginIntent(ctx, "customer.create", intentKey, string(req))
+	if err != nil {
+		return nil, err
+	}
+	if intent.State == "done" {
+		return s.db.CustomerByKirimID(ctx, intent.ResultRef)
+	}
+	kc, err := s.kirim.CreateCustomer(ctx, kirim.CreateCustomerParams{Name: in.Name, Email: in.Email,
+		Metadata: in.metadataMap(), TeamID: in.TeamID, IdempotencyKey: intentKey})
+	if err != nil {
+		s.db.FailIntent(ctx, intentKey, err.Error(), kirim.IsValidation(err))
+		return nil, err
+	}
+	return s.db.CreateCustomer(ctx, mirror(kc), in.Locale, intentKey, store.Event{Kind: "customer.created", Actor: actor,
+		Detail: map[string]any{"name": kc.Name}})
+}
+
+// UpdateCustomer changes name, email, metadata in Kirim, then the mirror and locale.
+func (s *Service) UpdateCustomer(ctx context.Context, id int64, in CustomerInput, actor string) (*store.Customer, error) {
+	in.Normalize()
+	if errs := in.Validate(); len(errs) > 0 {
+		return nil, &InvalidError{errs}
+	}
+	c, err := s.db.CustomerByID(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	p := kirim.UpdateCustomerParams{Name: kirim.Value(in.Name), Email: kirim.Null[string](), Metadata: kirim.Null[map[string]any]()}
+	if in.Email != "" {
+		p.Email = kirim.Value(in.Email)
+	}
+	if m := in.metadataMap(); m != nil {
+		p.Metadata = kirim.Value(m)
+	}
+	kc, err := s.kirim.UpdateCustomer(ctx, c.KirimID, p)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.db.UpdateCustomerMirror(ctx, id, mirror(kc), &store.Event{Kind: "customer.updated", Actor: actor}); err != nil {
+		return nil, err
+	}
+	if err := s.db.SetCustomerLocale(ctx, id, in.Locale); err != nil {
+		return nil, err
+	}
+	return s.db.CustomerByID(ctx, id)
+}
+
+// Suspend freezes a customer in Kirim.
+func (s *Service) Suspend(ctx context.Context, id int64, actor string) error {
+	return s.setStatus(ctx, id, kirim.CustomerSuspended, "customer.suspended", actor)
+}
+
+// Unsuspend lifts a suspension: the customer is active again if it has a connected
+// number, pending otherwise.
+func (s *Service) Unsuspend(ctx context.Context, id int64, actor string) error {
+	c, err := s.db.CustomerByID(ctx, id)
+	if err != nil {
+		return err
+	}
+	kc, err := s.kirim.GetCustomer(ctx, c.KirimID)
+	if err != nil {
+		return err
+	}
+	status := kirim.CustomerPending
+	for _, a := range kc.WhatsappAccounts {
+		if a.Status == "connected" {
+			status = kirim.CustomerActive
+		}
+	}
+	return s.setStatus(ctx, id, status, "customer.unsuspended", actor)
+}
+
+func (s *Service) setStatus(ctx context.Context, id int64, status, event, actor string) error {
+	c, err := s.db.CustomerByID(ctx, id)
+	if err != nil {
+		return err
+	}
+	if c.Status == kirim.CustomerArchived {
+		return ErrArchived
+	}
+	kc, err := s.kirim.UpdateCustomer(ctx, c.KirimID, kirim.UpdateCustomerParams{Status: kirim.Value(status)})
+	if err != nil {
+		return err
+	}
+	return s.db.SetCustomerStatus(ctx, id, kc.Status, nil, store.Event{Kind: event, Actor: actor})
+}
+
+// Archive soft-deletes the customer in Kirim, then refreshes its links (Kirim revokes
+// the active ones).
+func (s *Service) Archive(ctx context.Context, id int64, actor string) error {
+	c, err := s.db.CustomerByID(ctx, id)
+	if err != nil {
+		return err
+	}
+	if err := s.kirim.ArchiveCustomer(ctx, c.KirimID); err != nil {
+		return err
+	}
+	now := s.now()
+	if err := s.db.SetCustomerStatus(ctx, id, kirim.CustomerArchived, &now, store.Event{Kind: "customer.archived", Actor: actor}); err != nil {
+		return err
+	}
+	return s.RefreshLinks(ctx, id)
+}
+
+// ValidRedirectURL applies Kirim's rules to a redirect URL: absolute, https (http only
+// for localhost), no fragment, at most 2048 characters.
+func ValidRedirectURL(s string) bool {
+	u, err := url.Parse(s)
+	if err != nil || !u.IsAbs() || u.Host == "" || len(s) > 2048 || strings.Contains(s, "#") {
+		return false
+	}
+	h := u.Hostname()
+	local := h == "localhost" || strings.HasSuffix(h, ".localhost") || net.ParseIP(h).Equal(net.IPv4(127, 0, 0, 1))
+	return u.Scheme == "https" || (u.Scheme == "http" && local)
+}
+
+// LandingURL is the portal's own page a customer is sent to.
+func (s *Service) LandingURL(token string) string { return s.publicURL + "/onboard/" + token }
+
+// ReturnURLs are the success and failure URLs registered with Kirim for a link; the
+// return key binds them to that link.
+func (s *Service) ReturnURLs(returnKey string) (success, failure string) {
+	base := s.publicURL + "/onboard/r/" + returnKey
+	return base + "/success", base + "/failure"
+}
+
+// DefaultLinkHours is Kirim's default link lifetime, 7 days.
+const DefaultLinkHours = 168
+
+// IssueLink creates a setup link in Kirim whose redirects come back to the portal,
+// stores its setup URL sealed with a fresh landing token, and moves the stage on.
+func (s *Service) IssueLink(ctx context.Context, customerID int64, hours int, actor string) (*store.SetupLink, error) {
+	if hours < 1 || hours > 720 {
+		return nil, &InvalidError{FieldErrors{"expires_in_hours": "Choose between 1 hour and 30 days (720 hours)."}}
+	}
+	c, err := s.db.CustomerByID(ctx, customerID)
+	if err != nil {
+		return nil, err
+	}
+	if c.Status == kirim.CustomerArchived {
+		return nil, ErrArchived
+	}
+	returnKey, landing, key := secret.NewToken(16), secret.NewToken(24), "link-"+secret.NewToken(16)
+	success, failure := s.ReturnURLs(returnKey)
+	req, _ := json.Marshal(map[string]any{"customer": c.KirimID, "expires_in_hours": hours})
+	if _, err := s.db.BeginIntent(ctx, "setup_link.create", key, string(req)); err != nil {
+		return nil, err
+	}
+	kl, err := s.kirim.CreateSetupLink(ctx, c.KirimID, kirim.CreateSetupLinkParams{ExpiresInHours: hours,
+		SuccessRedirectURL: success, FailureRedirectURL: failure, IdempotencyKey: key})
+	if err != nil {
+		s.db.FailIntent(ctx, key, err.Error(), kirim.IsValidation(err))
+		return nil, err
+	}
+	l, err := s.db.CreateSetupLink(ctx, customerID, store.NewSetupLink{
+		KirimID: kl.ID, Status: kl.Status, TokenLast4: kl.TokenLast4, ExpiresAt: kl.ExpiresAt,
+		SuccessRedirectURL: deref(kl.SuccessRedirectURL), FailureRedirectURL: deref(kl.FailureRedirectURL),
+		KirimCreatedAt: kl.CreatedAt, SetupURL: kl.SetupURL.Reveal(), LandingToken: landing, ReturnKey: returnKey,
+	}, store.Event{Kind: "link.issued", Actor: actor, Detail: map[string]any{"link": kl.ID, "expires_at": kl.ExpiresAt, "last4": kl.TokenLast4}})
+	if err != nil {
+		return nil, err
+	}
+	s.db.FinishIntent(ctx, key, kl.ID)
+	if err := s.advance(ctx, c, StageLinkIssued); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+func deref(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}
+
+// advance moves a customer's stage forward (never back, except out of failed).
+func (s *Service) advance(ctx context.Context, c *store.Customer, stage string) error {
+	if c.Stage != StageFailed && slices.Index(Stages, stage) <= slices.Index(Stages, c.Stage) {
+		return nil
+	}
+	return s.db.SetCustomerStage(ctx, c.ID, stage, "")
+}
+
+func (s *Service) ownLink(ctx context.Context, customerID, linkID int64) (*store.Customer, *store.SetupLink, error) {
+	c, err := s.db.CustomerByID(ctx, customerID)
+	if err != nil {
+		return nil, nil, err
+	}
+	l, err := s.db.SetupLinkByID(ctx, linkID)
+	if err != nil || l.CustomerID != customerID {
+		return nil, nil, ErrNotFound
+	}
+	return c, l, nil
+}
+
+// RevokeLink revokes an active link in Kirim and mirrors it.
+func (s *Service) RevokeLink(ctx context.Context, customerID, linkID int64, actor string) error {
+	c, l, err := s.ownLink(ctx, customerID, linkID)
+	if err != nil {
+		return err
+	}
+	if err := s.kirim.RevokeSetupLink(ctx, c.KirimID, l.KirimID); err != nil {
+		if kirim.IsConflict(err) {
+			s.RefreshLinks(ctx, customerID)
+			return ErrLinkNotActive
+		}
+		return err
+	}
+	return s.db.UpdateSetupLinkMirror(ctx, l.ID, store.LinkMirror{Status: kirim.LinkRevoked,
+		SuccessRedirectURL: l.SuccessRedirectURL, FailureRedirectURL: l.FailureRedirectURL},
+		&store.Event{Kind: "link.revoked", Actor: actor, Detail: map[string]any{"link": l.KirimID}})
+}
+
+// UpdateLinkRedirects changes where Kirim sends the customer back to, while the link is
+// active. An empty URL clears it.
+func (s *Service) UpdateLinkRedirects(ctx context.Context, customerID, linkID int64, success, failure, actor string) error {
+	errs := FieldErrors{}
+	for field, v := range map[string]string{"success_redirect_url": success, "failure_redirect_url": failure} {
+		if v != "" && !ValidRedirectURL(v) {
+			errs[field] = "Use an absolute https URL without #fragment (http only for localhost)."
+		}
+	}
+	if len(errs) > 0 {
+		return &InvalidError{errs}
+	}
+	c, l, err := s.ownLink(ctx, customerID, linkID)
+	if err != nil {
+		return err
+	}
+	p := kirim.UpdateSetupLinkParams{SuccessRedirectURL: kirim.Null[string](), FailureRedirectURL: kirim.Null[string]()}
+	if success != "" {
+		p.SuccessRedirectURL = kirim.Value(success)
+	}
+	if failure != "" {
+		p.FailureRedirectURL = kirim.Value(failure)
+	}
+	kl, err := s.kirim.UpdateSetupLink(ctx, c.KirimID, l.KirimID, p)
+	if err != nil {
+		if kirim.IsConflict(err) {
+			s.RefreshLinks(ctx, customerID)
+			return ErrLinkNotActive
+		}
+		return err
+	}
+	return s.db.UpdateSetupLinkMirror(ctx, l.ID, store.LinkMirror{Status: kl.Status, ConsumedAt: kl.ConsumedAt,
+		SuccessRedirectURL: deref(kl.SuccessRedirectURL), FailureRedirectURL: deref(kl.FailureRedirectURL)},
+		&store.Event{Kind: "link.redirects_changed", Actor: actor, Detail: map[string]any{"link": l.KirimID}})
+}
+
+// RefreshLinks brings the mirror of a customer's links in line with Kirim.
+func (s *Service) RefreshLinks(ctx context.Context, customerID int64) error {
+	c, err := s.db.CustomerByID(ctx, customerID)
+	if err != nil {
+		return err
+	}
+	remote, err := s.kirim.ListSetupLinks(ctx, c.KirimID, "")
+	if err != nil {
+		return err
+	}
+	local, err := s.db.SetupLinks(ctx, customerID)
+	if err != nil {
+		return err
+	}
+	byID := map[string]*store.SetupLink{}
+	for _, l := range local {
+		byID[l.KirimID] = l
+	}
+	for _, r := range remote {
+		l, ok := byID[r.ID]
+		if !ok || (l.Status == r.Status && l.ConsumedAt != nil == (r.ConsumedAt != nil)) {
+			continue
+		}
+		var ev *store.Event
+		if r.Status == kirim.LinkExpired {
+			ev = &store.Event{Kind: "link.expired", Detail: map[string]any{"link": r.ID}}
+		}
+		if err := s.db.UpdateSetupLinkMirror(ctx, l.ID, store.LinkMirror{Status: r.Status, ConsumedAt: r.ConsumedAt,
+			SuccessRedirectURL: deref(r.SuccessRedirectURL), FailureRedirectURL: deref(r.FailureRedirectURL)}, ev); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// LinkStatus is a link's status as of now: an active link past its expiry is expired.
+func LinkStatus(l *store.SetupLink, now time.Time) string {
+	if l.Status == kirim.LinkActive && !now.Before(l.ExpiresAt) {
+		return kirim.LinkExpired
+	}
+	return l.Status
+}

@@ -1,0 +1,389 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Customer is the local mirror of a Kirim customer plus what only the portal knows.
+type Customer struct {
+	ID          int64
+	KirimID     string
+	Name        string
+	Email       string // empty when Kirim has none
+	Status      string
+	Metadata    map[string]any
+	TeamID      string
+	Locale      string
+	Stage       string
+	StageReason string
+	ArchivedAt  *time.Time
+	// Phones lists the customer's WhatsApp numbers (filled by the list query).
+	Phones         []string
+	KirimCreatedAt time.Time
+	KirimUpdatedAt time.Time
+	SyncedAt       time.Time
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+}
+
+// CustomerMirror is what Kirim says about a customer.
+type CustomerMirror struct {
+	KirimID    string
+	Name       string
+	Email      *string
+	Status     string
+	Metadata   map[string]any
+	TeamID     string
+	ArchivedAt *time.Time
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+}
+
+const customerColumns = `c.id, c.kirim_id, c.name, c.email, c.status, c.metadata, c.team_id, c.locale, c.stage,
+	c.stage_reason, c.archived_at, c.kirim_created_at, c.kirim_updated_at, c.synced_at, c.created_at, c.updated_at,
+	(SELECT group_concat(phone_number, ' ') FROM whatsapp_accounts a WHERE a.customer_id = c.id AND a.phone_number IS NOT NULL)`
+
+func scanCustomer(row interface{ Scan(...any) error }) (*Customer, error) {
+	var c Customer
+	var email, metadata, team, reason, phones sql.NullString
+	var archived nullTime
+	err := row.Scan(&c.ID, &c.KirimID, &c.Name, &email, &c.Status, &metadata, &team, &c.Locale, &c.Stage,
+		&reason, &archived, timeCol{&c.KirimCreatedAt}, timeCol{&c.KirimUpdatedAt}, timeCol{&c.SyncedAt},
+		timeCol{&c.CreatedAt}, timeCol{&c.UpdatedAt}, &phones)
+	if err != nil {
+		return nil, err
+	}
+	c.Email, c.TeamID, c.StageReason, c.ArchivedAt = email.String, team.String, reason.String, archived.T
+	if metadata.Valid {
+		json.Unmarshal([]byte(metadata.String), &c.Metadata)
+	}
+	if phones.String != "" {
+		c.Phones = strings.Fields(phones.String)
+	}
+	return &c, nil
+}
+
+func metadataArg(m map[string]any) (any, error) {
+	if m == nil {
+		return nil, nil
+	}
+	b, err := json.Marshal(m)
+	return string(b), err
+}
+
+// CustomerByID returns a customer by local id.
+func (db *DB) CustomerByID(ctx context.Context, id int64) (*Customer, error) {
+	return db.customerWhere(ctx, "c.id = ?", id)
+}
+
+// CustomerByKirimID returns a customer by its cus_ id.
+func (db *DB) CustomerByKirimID(ctx context.Context, kirimID string) (*Customer, error) {
+	return db.customerWhere(ctx, "c.kirim_id = ?", kirimID)
+}
+
+func (db *DB) customerWhere(ctx context.Context, where string, arg any) (*Customer, error) {
+	c, err := scanCustomer(db.db.QueryRowContext(ctx, `SELECT `+customerColumns+` FROM customers c WHERE `+where, arg))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: customer: %w", err)
+	}
+	return c, nil
+}
+
+// CreateCustomer records a customer Kirim has just created, with its first event, and
+// marks the intent that created it done, all in one transaction. If the customer is
+// already mirrored (a replayed create), the existing row is returned.
+func (db *DB) CreateCustomer(ctx context.Context, m CustomerMirror, locale, intentKey string, ev Event) (*Customer, error) {
+	var id int64
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		err := tx.QueryRowContext(ctx, `SELECT id FROM customers WHERE kirim_id = ?`, m.KirimID).Scan(&id)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		meta, err := metadataArg(m.Metadata)
+		if err != nil {
+			return err
+		}
+		now := db.now()
+		res, err := tx.ExecContext(ctx, `INSERT INTO customers (kirim_id, name, email, status, metadata, team_id, locale,
+			archived_at, kirim_created_at, kirim_updated_at, synced_at, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			m.KirimID, m.Name, m.Email, m.Status, meta, m.TeamID, locale, nullTimeArg(m.ArchivedAt),
+			formatTime(m.CreatedAt), formatTime(m.UpdatedAt), now, now, now)
+		if err != nil {
+			return err
+		}
+		if id, err = res.LastInsertId(); err != nil {
+			return err
+		}
+		if intentKey != "" {
+			if _, err := tx.ExecContext(ctx, `UPDATE remote_intents SET state = 'done', result_ref = ?, last_error = NULL,
+				updated_at = ? WHERE idem_key = ?`, m.KirimID, now, intentKey); err != nil {
+				return err
+			}
+		}
+		ev.CustomerID = &id
+		_, err = db.addEvent(ctx, tx, ev)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: create customer: %w", err)
+	}
+	return db.CustomerByID(ctx, id)
+}
+
+// UpdateCustomerMirror stores what Kirim answered after a change, with an event.
+func (db *DB) UpdateCustomerMirror(ctx context.Context, id int64, m CustomerMirror, ev *Event) error {
+	meta, err := metadataArg(m.Metadata)
+	if err != nil {
+		return err
+	}
+	err = db.tx(ctx, func(tx *sql.Tx) error {
+		now := db.now()
+		res, err := tx.ExecContext(ctx, `UPDATE customers SET name = ?, email = ?, status = ?, metadata = ?, team_id = ?,
+			archived_at = ?, kirim_updated_at = ?, synced_at = ?, updated_at = ? WHERE id = ?`,
+			m.Name, m.Email, m.Status, meta, m.TeamID, nullTimeArg(m.ArchivedAt), formatTime(m.UpdatedAt), now, now, id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ErrNotFound
+		}
+		if ev != nil {
+			ev.CustomerID = &id
+			_, err = db.addEvent(ctx, tx, *ev)
+		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("store: update customer: %w", err)
+	}
+	return nil
+}
+
+// SetCustomerStatus changes the mirrored status (after Kirim confirmed it), with an event.
+func (db *DB) SetCustomerStatus(ctx context.Context, id int64, status string, archivedAt *time.Time, ev Event) error {
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		now := db.now()
+		res, err := tx.ExecContext(ctx, `UPDATE customers SET status = ?, archived_at = coalesce(?, archived_at),
+			synced_at = ?, updated_at = ? WHERE id = ?`, status, nullTimeArg(archivedAt), now, now, id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ErrNotFound
+		}
+		ev.CustomerID = &id
+		_, err = db.addEvent(ctx, tx, ev)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("store: set customer status: %w", err)
+	}
+	return nil
+}
+
+// SetCustomerStage records the customer's onboarding stage.
+func (db *DB) SetCustomerStage(ctx context.Context, id int64, stage, reason string) error {
+	_, err := db.db.ExecContext(ctx, `UPDATE customers SET stage = ?, stage_reason = ?, updated_at = ? WHERE id = ?`,
+		stage, sql.NullString{String: reason, Valid: reason != ""}, db.now(), id)
+	if err != nil {
+		return fmt.Errorf("store: set stage: %w", err)
+	}
+	return nil
+}
+
+// CustomerFilter selects a page of the customer list.
+type CustomerFilter struct {
+	Status string
+	Stage  string
+	// Search matches name, email and phone numbers (substring, any case).
+	Search string
+	// After is the cursor of the previous page's last row; empty for the first page.
+	After string
+	Limit int
+}
+
+// CustomerPage is one page of customers, newest first.
+type CustomerPage struct {
+	Customers []*Customer
+	// Next is the cursor of the next page, empty on the last one.
+	Next string
+}
+
+func encodeCursor(created time.Time, id int64) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(formatTime(created) + "|" + strconv.FormatInt(id, 10)))
+}
+
+func decodeCursor(s string) (string, int64, bool) {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return "", 0, false
+	}
+	t, idStr, ok := strings.Cut(string(b), "|")
+	id, err := strconv.ParseInt(idStr, 10, 64)
+	if !ok || err != nil {
+		return "", 0, false
+	}
+	if _, err := time.Parse(timeLayout, t); err != nil {
+		return "", 0, false
+	}
+	return t, id, true
+}
+
+// Customers returns a page of customers, newest first, by keyset pagination: any page
+// costs the same however deep it is. Search uses the trigram index for three or more
+// characters.
+func (db *DB) Customers(ctx context.Context, f CustomerFilter) (*CustomerPage, error) {
+	if f.Limit <= 0 || f.Limit > 200 {
+		f.Limit = 25
+	}
+	var where []string
+	var args []any
+	if f.Status != "" {
+		where, args = append(where, "c.status = ?"), append(args, f.Status)
+	}
+	if f.Stage != "" {
+		where, args = append(where, "c.stage = ?"), append(args, f.Stage)
+	}
+	if q := strings.TrimSpace(f.Search); q != "" {
+		if len([]rune(q)) >= 3 {
+			where = append(where, "c.id IN (SELECT rowid FROM customer_search WHERE customer_search MATCH ?)")
+			args = append(args, `"`+strings.ReplaceAll(q, `"`, `""`)+`"`)
+		} else {
+			// Too short for trigrams: a plain scan, fine for the rare one- or two-letter search.
+			where = append(where, "(c.name LIKE ? ESCAPE '\\' OR c.email LIKE ? ESCAPE '\\')")
+			like := "%" + strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(q) + "%"
+			args = append(args, like, like)
+		}
+	}
+	if f.After != "" {
+		t, id, ok := decodeCursor(f.After)
+		if !ok {
+			return nil, fmt.Errorf("store: customers: bad cursor: %w", ErrNotFound)
+		}
+		where, args = append(where, "(c.created_at, c.id) < (?, ?)"), append(args, t, id)
+	}
+	q := `SELECT ` + customerColumns + ` FROM customers c`
+	if len(where) > 0 {
+		q += ` WHERE ` + strings.Join(where, " AND ")
+	}
+	q += ` ORDER BY c.created_at DESC, c.id DESC LIMIT ?`
+	args = append(args, f.Limit+1)
+	rows, err := db.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: customers: %w", err)
+	}
+	defer rows.Close()
+	page := &CustomerPage{}
+	for rows.Next() {
+		c, err := scanCustomer(rows)
+		if err != nil {
+			return nil, fmt.Errorf("store: customers: %w", err)
+		}
+		page.Customers = append(page.Customers, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: customers: %w", err)
+	}
+	if len(page.Customers) > f.Limit {
+		page.Customers = page.Customers[:f.Limit]
+		last := page.Customers[f.Limit-1]
+		page.Next = encodeCursor(last.CreatedAt, last.ID)
+	}
+	return page, nil
+}
+
+// CustomerCounts are the numbers of customers in all, per status and per stage, kept
+// by triggers so that reading them costs the same at any size.
+type CustomerCounts struct {
+	All      int
+	ByStatus map[string]int
+	ByStage  map[string]int
+}
+
+// CountCustomers reads the customer counters.
+func (db *DB) CountCustomers(ctx context.Context) (*CustomerCounts, error) {
+	rows, err := db.db.QueryContext(ctx, `SELECT kind, value, n FROM customer_counts`)
+	if err != nil {
+		return nil, fmt.Errorf("store: count customers: %w", err)
+	}
+	defer rows.Close()
+	c := &CustomerCounts{ByStatus: map[string]int{}, ByStage: map[string]int{}}
+	for rows.Next() {
+		var kind, value string
+		var n int
+		if err := rows.Scan(&kind, &value, &n); err != nil {
+			return nil, err
+		}
+		switch kind {
+		case "all":
+			c.All = n
+		case "status":
+			c.ByStatus[value] = n
+		case "stage":
+			c.ByStage[value] = n
+		}
+	}
+	return c, rows.Err()
+}
+
+// SetCustomerLocale sets the language of the customer's emails and pages.
+func (db *DB) SetCustomerLocale(ctx context.Context, id int64, locale string) error {
+	_, err := db.db.ExecContext(ctx, `UPDATE customers SET locale = ?, updated_at = ? WHERE id = ?`, locale, db.now(), id)
+	if err != nil {
+		return fmt.Errorf("store: set locale: %w", err)
+	}
+	return nil
+}
+
+// CustomerCursor is the list cursor that starts the page after c.
+func CustomerCursor(c *Customer) string { return encodeCursor(c.CreatedAt, c.ID) }
+
+// ImportCustomers mirrors many Kirim customers in one transaction, skipping those
+// already known. It returns how many were new.
+func (db *DB) ImportCustomers(ctx context.Context, ms []CustomerMirror) (int, error) {
+	added := 0
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		stmt, err := tx.PrepareContext(ctx, `INSERT INTO customers (kirim_id, name, email, status, metadata, team_id,
+			archived_at, kirim_created_at, kirim_updated_at, synced_at, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (kirim_id) DO NOTHING`)
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		now := db.now()
+		for _, m := range ms {
+			meta, err := metadataArg(m.Metadata)
+			if err != nil {
+				return err
+			}
+			// The local creation time follows Kirim's, so the list keeps Kirim's order.
+			res, err := stmt.ExecContext(ctx, m.KirimID, m.Name, m.Email, m.Status, meta, m.TeamID, nullTimeArg(m.ArchivedAt),
+				formatTime(m.CreatedAt), formatTime(m.UpdatedAt), now, formatTime(m.CreatedAt), now)
+			if err != nil {
+				return err
+			}
+			n, _ := res.RowsAffected()
+			added += int(n)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("store: import customers: %w", err)
+	}
+	return added, nil
+}

@@ -1,0 +1,219 @@
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// SetupLink is the local mirror of a Kirim setup link. Its setup URL and landing token
+// are sealed in the row; read them with SetupURL and LandingToken.
+type SetupLink struct {
+	ID                 int64
+	KirimID            string
+	CustomerID         int64
+	Status             string
+	TokenLast4         string
+	ExpiresAt          time.Time
+	ConsumedAt         *time.Time
+	SuccessRedirectURL string
+	FailureRedirectURL string
+	// ReturnKey is the path segment that binds the return pages to this link.
+	ReturnKey      string
+	KirimCreatedAt time.Time
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+}
+
+// NewSetupLink is a link Kirim has just created, with the secrets only the portal keeps.
+type NewSetupLink struct {
+	KirimID            string
+	Status             string
+	TokenLast4         string
+	ExpiresAt          time.Time
+	SuccessRedirectURL string
+	FailureRedirectURL string
+	KirimCreatedAt     time.Time
+	// SetupURL is Kirim's one-time URL; LandingToken the portal's own token.
+	SetupURL     string
+	LandingToken string
+	ReturnKey    string
+}
+
+const linkColumns = `id, kirim_id, customer_id, status, token_last4, expires_at, consumed_at, success_redirect_url,
+	failure_redirect_url, return_key, kirim_created_at, created_at, updated_at`
+
+func scanLink(row interface{ Scan(...any) error }) (*SetupLink, error) {
+	var l SetupLink
+	var consumed nullTime
+	var success, failure, ret sql.NullString
+	err := row.Scan(&l.ID, &l.KirimID, &l.CustomerID, &l.Status, &l.TokenLast4, timeCol{&l.ExpiresAt}, &consumed,
+		&success, &failure, &ret, timeCol{&l.KirimCreatedAt}, timeCol{&l.CreatedAt}, timeCol{&l.UpdatedAt})
+	if err != nil {
+		return nil, err
+	}
+	l.ConsumedAt, l.SuccessRedirectURL, l.FailureRedirectURL, l.ReturnKey = consumed.T, success.String, failure.String, ret.String
+	return &l, nil
+}
+
+// associated data binds a sealed value to its row and column: moved elsewhere, it
+// does not open.
+func linkAAD(id int64, column string) []byte {
+	return []byte("setup_links/" + strconv.FormatInt(id, 10) + "/" + column)
+}
+
+// HashToken is how landing tokens are stored and looked up.
+func HashToken(token string) []byte {
+	sum := sha256.Sum256([]byte(token))
+	return sum[:]
+}
+
+func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
+
+// CreateSetupLink stores a new link with its sealed secrets and an event, in one
+// transaction.
+func (db *DB) CreateSetupLink(ctx context.Context, customerID int64, l NewSetupLink, ev Event) (*SetupLink, error) {
+	if db.keys == nil {
+		return nil, errors.New("store: create setup link: no keys to seal secrets with")
+	}
+	var id int64
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		now := db.now()
+		res, err := tx.ExecContext(ctx, `INSERT INTO setup_links (kirim_id, customer_id, status, token_last4, expires_at,
+			success_redirect_url, failure_redirect_url, return_key, landing_token_hash, kirim_created_at, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			l.KirimID, customerID, l.Status, l.TokenLast4, formatTime(l.ExpiresAt), nullString(l.SuccessRedirectURL),
+			nullString(l.FailureRedirectURL), nullString(l.ReturnKey), HashToken(l.LandingToken), formatTime(l.KirimCreatedAt), now, now)
+		if err != nil {
+			return err
+		}
+		if id, err = res.LastInsertId(); err != nil {
+			return err
+		}
+		// The row id is the associated data, so the secrets are sealed once it exists.
+		_, err = tx.ExecContext(ctx, `UPDATE setup_links SET setup_url_sealed = ?, landing_token_sealed = ? WHERE id = ?`,
+			db.keys.Seal([]byte(l.SetupURL), linkAAD(id, "setup_url")),
+			db.keys.Seal([]byte(l.LandingToken), linkAAD(id, "landing_token")), id)
+		if err != nil {
+			return err
+		}
+		ev.CustomerID = &customerID
+		_, err = db.addEvent(ctx, tx, ev)
+		return err
+	})
+	if isUnique(err) {
+		return nil, fmt.Errorf("store: create setup link: %w", ErrConflict)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: create setup link: %w", err)
+	}
+	return db.SetupLinkByID(ctx, id)
+}
+
+// SetupLinkByID returns one link.
+func (db *DB) SetupLinkByID(ctx context.Context, id int64) (*SetupLink, error) {
+	return db.linkWhere(ctx, "id = ?", id)
+}
+
+// SetupLinkByLandingToken finds the link a landing token belongs to.
+func (db *DB) SetupLinkByLandingToken(ctx context.Context, token string) (*SetupLink, error) {
+	return db.linkWhere(ctx, "landing_token_hash = ?", HashToken(token))
+}
+
+// SetupLinkByReturnKey finds the link a return URL is bound to.
+func (db *DB) SetupLinkByReturnKey(ctx context.Context, key string) (*SetupLink, error) {
+	return db.linkWhere(ctx, "return_key = ?", key)
+}
+
+func (db *DB) linkWhere(ctx context.Context, where string, arg any) (*SetupLink, error) {
+	l, err := scanLink(db.db.QueryRowContext(ctx, `SELECT `+linkColumns+` FROM setup_links WHERE `+where, arg))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: setup link: %w", err)
+	}
+	return l, nil
+}
+
+// SetupLinks returns a customer's links, newest first.
+func (db *DB) SetupLinks(ctx context.Context, customerID int64) ([]*SetupLink, error) {
+	rows, err := db.db.QueryContext(ctx, `SELECT `+linkColumns+` FROM setup_links WHERE customer_id = ?
+		ORDER BY created_at DESC, id DESC LIMIT 100`, customerID)
+	if err != nil {
+		return nil, fmt.Errorf("store: setup links: %w", err)
+	}
+	defer rows.Close()
+	var out []*SetupLink
+	for rows.Next() {
+		l, err := scanLink(rows)
+		if err != nil {
+			return nil, fmt.Errorf("store: setup links: %w", err)
+		}
+		out = append(out, l)
+	}
+	return out, rows.Err()
+}
+
+func (db *DB) openSealed(ctx context.Context, id int64, column string) (string, error) {
+	if db.keys == nil {
+		return "", errors.New("store: no keys to open secrets with")
+	}
+	var sealed []byte
+	if err := db.db.QueryRowContext(ctx, `SELECT `+column+`_sealed FROM setup_links WHERE id = ?`, id).Scan(&sealed); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return "", ErrNotFound
+		}
+		return "", fmt.Errorf("store: %s: %w", column, err)
+	}
+	plain, err := db.keys.Open(sealed, linkAAD(id, column))
+	if err != nil {
+		return "", fmt.Errorf("store: %s of link %d: %w", column, id, err)
+	}
+	return string(plain), nil
+}
+
+// SetupURL decrypts the Kirim setup URL of a link.
+func (db *DB) SetupURL(ctx context.Context, linkID int64) (string, error) {
+	return db.openSealed(ctx, linkID, "setup_url")
+}
+
+// LandingToken decrypts the portal's landing token of a link.
+func (db *DB) LandingToken(ctx context.Context, linkID int64) (string, error) {
+	return db.openSealed(ctx, linkID, "landing_token")
+}
+
+// LinkMirror is what Kirim says about a link after a change.
+type LinkMirror struct {
+	Status             string
+	ConsumedAt         *time.Time
+	SuccessRedirectURL string
+	FailureRedirectURL string
+}
+
+// UpdateSetupLinkMirror stores Kirim's view of a link, with an optional event.
+func (db *DB) UpdateSetupLinkMirror(ctx context.Context, id int64, m LinkMirror, ev *Event) error {
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		var customerID int64
+		err := tx.QueryRowContext(ctx, `UPDATE setup_links SET status = ?, consumed_at = coalesce(?, consumed_at),
+			success_redirect_url = ?, failure_redirect_url = ?, updated_at = ? WHERE id = ? RETURNING customer_id`,
+			m.Status, nullTimeArg(m.ConsumedAt), nullString(m.SuccessRedirectURL), nullString(m.FailureRedirectURL), db.now(), id).Scan(&customerID)
+		if errors.Is(err, sql.ErrNoRows) {
+			return ErrNotFound
+		}
+		if err != nil || ev == nil {
+			return err
+		}
+		ev.CustomerID = &customerID
+		_, err = db.addEvent(ctx, tx, *ev)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("store: update setup link: %w", err)
+	}
+	return nil
+}

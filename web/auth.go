@@ -1,0 +1,250 @@
+package web
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/kirim-portal/portal/onboarding"
+	"github.com/kirim-portal/portal/store"
+	"github.com/kirim-portal/portal/store/secret"
+	"github.com/kirim-portal/portal/views"
+)
+
+const minPasswordLen = 12
+
+const (
+	msgBadLogin  = "Email or password is incorrect."
+	msgThrottled = "Too many sign-in attempts. Wait 15 minutes and try again."
+)
+
+// requireStaff lets a request through only with a live staff session: signed, not idle
+// too long, not too old, and of the user's current session version.
+func (s *Server) requireStaff(c *fiber.Ctx) error {
+	sess := s.session(c)
+	uid, _ := sess.Values["uid"].(int64)
+	ver, _ := sess.Values["ver"].(int64)
+	created, _ := sess.Values["created"].(int64)
+	seen, _ := sess.Values["seen"].(int64)
+	now := time.Now()
+	var user *store.User
+	if uid != 0 && now.Sub(time.Unix(created, 0)) < sessionAbsolute && now.Sub(time.Unix(seen, 0)) < sessionIdle {
+		if u, err := s.db.UserByID(c.UserContext(), uid); err == nil && u.SessionVersion == ver {
+			user = u
+		}
+	}
+	if user == nil {
+		next := ""
+		if c.Method() == fiber.MethodGet {
+			next = "?next=" + url.QueryEscape(c.OriginalURL())
+		}
+		return c.Redirect("/login"+next, fiber.StatusSeeOther)
+	}
+	if now.Sub(time.Unix(seen, 0)) > time.Minute {
+		sess.Values["seen"] = now.Unix()
+		s.saveSession(c)
+	}
+	c.Locals(localStaff, user)
+	return c.Next()
+}
+
+func staffOf(c *fiber.Ctx) *store.User {
+	u, _ := c.Locals(localStaff).(*store.User)
+	return u
+}
+
+// actor names who did something, for the timeline.
+func actor(c *fiber.Ctx) string {
+	if u := staffOf(c); u != nil {
+		return u.Email
+	}
+	return "system"
+}
+
+// safeNext keeps only local admin paths, so the login form is no open redirect.
+func safeNext(next string) string {
+	if strings.HasPrefix(next, "/admin/") && !strings.HasPrefix(next, "//") && !strings.ContainsAny(next, "\\\r\n") {
+		return next
+	}
+	return "/admin/"
+}
+
+func (s *Server) loginPage(c *fiber.Ctx) error {
+	n, _ := s.db.CountUsers(c.UserContext())
+	p := s.adminPage(c, "Sign in")
+	return s.render(c, views.LoginPage(p, views.LoginView{FirstRun: n == 0, Next: safeNext(c.Query("next"))}))
+}
+
+func (s *Server) login(c *fiber.Ctx) error {
+	ctx := c.UserContext()
+	email := strings.ToLower(strings.TrimSpace(c.FormValue("email")))
+	password := c.FormValue("password")
+	next := safeNext(c.FormValue("next"))
+	fail := func(status int, msg string) error {
+		p := s.adminPage(c, "Sign in")
+		c.Status(status)
+		return s.render(c, views.LoginPage(p, views.LoginView{Email: email, Error: msg, Next: next}))
+	}
+	now := time.Now()
+	if s.logins.blocked(c.IP(), email, now) {
+		return fail(fiber.StatusTooManyRequests, msgThrottled)
+	}
+	u, err := s.db.UserByEmail(ctx, email)
+	if err != nil {
+		if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		secret.DummyCheck(password) // same time as a wrong password
+		s.logins.fail(c.IP(), email, now)
+		return fail(fiber.StatusUnauthorized, msgBadLogin)
+	}
+	if u.LockedUntil != nil && now.Before(*u.LockedUntil) {
+		secret.DummyCheck(password)
+		return fail(fiber.StatusTooManyRequests, msgThrottled)
+	}
+	if err := secret.CheckPassword(u.PasswordHash, password); err != nil {
+		s.logins.fail(c.IP(), email, now)
+		if err := s.db.RecordLoginFailure(ctx, u.ID, maxFailuresPerEmail, failureWindow); err != nil {
+			return err
+		}
+		s.log.Warn("failed sign-in", "ip", c.IP())
+		return fail(fiber.StatusUnauthorized, msgBadLogin)
+	}
+	s.logins.succeed(email)
+	if err := s.db.RecordLoginSuccess(ctx, u.ID); err != nil {
+		return err
+	}
+	s.startSession(c, u)
+	return redirect(c, next)
+}
+
+// startSession replaces whatever session the browser had with a fresh one (new CSRF
+// token), so a session planted before sign-in is worth nothing after it.
+func (s *Server) startSession(c *fiber.Ctx, u *store.User) {
+	sess := s.session(c)
+	for k := range sess.Values {
+		delete(sess.Values, k)
+	}
+	now := time.Now().Unix()
+	sess.Values["uid"], sess.Values["ver"] = u.ID, u.SessionVersion
+	sess.Values["created"], sess.Values["seen"] = now, now
+	sess.Values["csrf"] = secret.NewToken(32)
+	s.saveSession(c)
+}
+
+// logout ends every session of the user (the session version moves on) and clears
+// the cookie.
+func (s *Server) logout(c *fiber.Ctx) error {
+	sess := s.session(c)
+	if uid, ok := sess.Values["uid"].(int64); ok {
+		if _, err := s.db.BumpSessionVersion(c.UserContext(), uid); err != nil {
+			return err
+		}
+	}
+	for k := range sess.Values {
+		delete(sess.Values, k)
+	}
+	sess.Values["flash_kind"], sess.Values["flash"] = "ok", "You are signed out."
+	s.saveSession(c)
+	return redirect(c, "/login")
+}
+
+// bootstrap prepares the first-run link when no staff user exists yet and logs it.
+func (s *Server) bootstrap(ctx context.Context) {
+	n, err := s.db.CountUsers(ctx)
+	if err != nil || n > 0 {
+		return
+	}
+	token := secret.NewToken(24)
+	s.setup.mu.Lock()
+	s.setup.hash = store.HashToken(token)
+	s.setup.mu.Unlock()
+	s.log.Warn("no staff user yet: open the one-time setup link to create the first one (or run: portal user add --email you@example.com)",
+		"setup_url", s.cfg.PublicURL+"/setup/"+token)
+}
+
+func (s *Server) setupTokenOK(c *fiber.Ctx) bool {
+	s.setup.mu.Lock()
+	defer s.setup.mu.Unlock()
+	if s.setup.hash == nil {
+		return false
+	}
+	if n, err := s.db.CountUsers(c.UserContext()); err != nil || n > 0 {
+		s.setup.hash = nil
+		return false
+	}
+	return subtle.ConstantTimeCompare(store.HashToken(c.Params("token")), s.setup.hash) == 1
+}
+
+func (s *Server) setupPage(c *fiber.Ctx) error {
+	if !s.setupTokenOK(c) {
+		return fiber.ErrNotFound
+	}
+	p := s.adminPage(c, "First staff account")
+	return s.render(c, views.SetupPage(p, views.SetupView{Token: c.Params("token")}))
+}
+
+func (s *Server) setupSubmit(c *fiber.Ctx) error {
+	if !s.setupTokenOK(c) {
+		return fiber.ErrNotFound
+	}
+	email := strings.TrimSpace(c.FormValue("email"))
+	errs := passwordErrors(c.FormValue("password"), c.FormValue("confirm"))
+	if !onboarding.ValidEmail(email) {
+		errs["email"] = "Enter an email address like you@example.com."
+	}
+	if len(errs) > 0 {
+		p := s.adminPage(c, "First staff account")
+		c.Status(fiber.StatusUnprocessableEntity)
+		return s.render(c, views.SetupPage(p, views.SetupView{Token: c.Params("token"), Email: email, Errors: errs}))
+	}
+	u, err := s.db.CreateUser(c.UserContext(), email, secret.HashPassword(c.FormValue("password")))
+	if err != nil {
+		return err
+	}
+	s.setup.mu.Lock()
+	s.setup.hash = nil
+	s.setup.mu.Unlock()
+	s.log.Info("first staff user created", "email", u.Email)
+	s.startSession(c, u)
+	return redirect(c, "/admin/")
+}
+
+func passwordErrors(password, confirm string) map[string]string {
+	errs := map[string]string{}
+	if len([]rune(password)) < minPasswordLen {
+		errs["password"] = "Use at least 12 characters."
+	} else if password != confirm {
+		errs["confirm"] = "The two passwords differ."
+	}
+	return errs
+}
+
+func (s *Server) accountPage(c *fiber.Ctx) error {
+	return s.render(c, views.AccountPage(s.adminPage(c, "Your account"), views.AccountView{}))
+}
+
+func (s *Server) changePassword(c *fiber.Ctx) error {
+	u := staffOf(c)
+	errs := passwordErrors(c.FormValue("password"), c.FormValue("confirm"))
+	if secret.CheckPassword(u.PasswordHash, c.FormValue("current")) != nil {
+		errs["current"] = "This is not your current password."
+	}
+	if len(errs) > 0 {
+		c.Status(fiber.StatusUnprocessableEntity)
+		return s.render(c, views.AccountPage(s.adminPage(c, "Your account"), views.AccountView{Errors: errs}))
+	}
+	ver, err := s.db.SetPassword(c.UserContext(), u.ID, secret.HashPassword(c.FormValue("password")))
+	if err != nil {
+		return err
+	}
+	u.SessionVersion = ver
+	s.startSession(c, u) // this browser stays signed in; every other session ends
+	s.flash(c, "ok", "Password changed. Other sessions were signed out.")
+	return redirect(c, "/admin/account")
+}

@@ -1,0 +1,369 @@
+package web
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/kirim-portal/portal/kirim"
+	"github.com/kirim-portal/portal/onboarding"
+	"github.com/kirim-portal/portal/store"
+	"github.com/kirim-portal/portal/store/secret"
+	"github.com/kirim-portal/portal/views"
+)
+
+var customerStatuses = []string{kirim.CustomerPending, kirim.CustomerActive, kirim.CustomerSuspended, kirim.CustomerArchived}
+
+func customersHref(f views.CustomerFilter, after string) string {
+	q := url.Values{}
+	for k, v := range map[string]string{"q": f.Q, "status": f.Status, "stage": f.Stage, "after": after} {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	if len(q) == 0 {
+		return "/admin/customers"
+	}
+	return "/admin/customers?" + q.Encode()
+}
+
+func (s *Server) dashboard(c *fiber.Ctx) error {
+	counts, err := s.db.CountCustomers(c.UserContext())
+	if err != nil {
+		return err
+	}
+	v := views.DashboardView{Total: counts.All}
+	for _, st := range customerStatuses {
+		v.Counts = append(v.Counts, views.CountLink{Label: strings.ToUpper(st[:1]) + st[1:], N: counts.ByStatus[st],
+			Href: customersHref(views.CustomerFilter{Status: st}, "")})
+	}
+	for _, st := range onboarding.Stages {
+		v.Stages = append(v.Stages, views.CountLink{Label: strings.ReplaceAll(st, "_", " "), N: counts.ByStage[st],
+			Href: customersHref(views.CustomerFilter{Stage: st}, "")})
+	}
+	return s.render(c, views.DashboardPage(s.adminPage(c, "Dashboard"), v))
+}
+
+func (s *Server) listCustomers(c *fiber.Ctx) error {
+	ctx := c.UserContext()
+	f := views.CustomerFilter{Q: strings.TrimSpace(c.Query("q")), Status: c.Query("status"), Stage: c.Query("stage")}
+	if !slices.Contains(customerStatuses, f.Status) {
+		f.Status = ""
+	}
+	if !slices.Contains(onboarding.Stages, f.Stage) {
+		f.Stage = ""
+	}
+	if len(f.Q) > 200 {
+		f.Q = f.Q[:200]
+	}
+	after := c.Query("after")
+	page, err := s.db.Customers(ctx, store.CustomerFilter{Status: f.Status, Stage: f.Stage, Search: f.Q, After: after, Limit: 25})
+	if errors.Is(err, store.ErrNotFound) { // a mangled cursor: start over
+		return c.Redirect(customersHref(f, ""), fiber.StatusSeeOther)
+	}
+	if err != nil {
+		return err
+	}
+	counts, err := s.db.CountCustomers(ctx)
+	if err != nil {
+		return err
+	}
+	v := views.CustomersView{Filter: f, Statuses: customerStatuses, Stages: onboarding.Stages, Total: counts.All}
+	v.Counts = append(v.Counts, views.CountLink{Label: "All", N: counts.All, Href: customersHref(views.CustomerFilter{Q: f.Q, Stage: f.Stage}, ""), Active: f.Status == ""})
+	for _, st := range customerStatuses {
+		v.Counts = append(v.Counts, views.CountLink{Label: strings.ToUpper(st[:1]) + st[1:], N: counts.ByStatus[st],
+			Href: customersHref(views.CustomerFilter{Q: f.Q, Stage: f.Stage, Status: st}, ""), Active: f.Status == st})
+	}
+	for _, cu := range page.Customers {
+		v.Rows = append(v.Rows, views.CustomerRow{ID: cu.ID, Name: cu.Name, Email: cu.Email, Status: cu.Status,
+			Stage: cu.Stage, StageReason: cu.StageReason, Phones: cu.Phones, CreatedAt: cu.CreatedAt})
+	}
+	if page.Next != "" {
+		v.NextHref = customersHref(f, page.Next)
+	}
+	if after != "" {
+		v.FirstHref = customersHref(f, "")
+	}
+	return s.render(c, views.CustomersPage(s.adminPage(c, "Customers"), v))
+}
+
+// metaRows turns metadata into form rows, sorted by key, with blank rows to add more.
+func metaRows(m map[string]any, blanks int) []views.MetaRow {
+	var rows []views.MetaRow
+	for k, v := range m {
+		val, ok := v.(string)
+		if !ok {
+			val = fmt.Sprint(v)
+		}
+		rows = append(rows, views.MetaRow{Key: k, Value: val})
+	}
+	sort.Slice(rows, func(i, j int) bool { return rows[i].Key < rows[j].Key })
+	for range blanks {
+		rows = append(rows, views.MetaRow{})
+	}
+	return rows
+}
+
+func customerInput(c *fiber.Ctx) onboarding.CustomerInput {
+	in := onboarding.CustomerInput{Name: c.FormValue("name"), Email: c.FormValue("email"), TeamID: c.FormValue("team_id"), Locale: c.FormValue("locale")}
+	args := c.Request().PostArgs()
+	keys, values := args.PeekMulti("meta_key"), args.PeekMulti("meta_value")
+	for i := range keys {
+		p := onboarding.MetaPair{Key: string(keys[i])}
+		if i < len(values) {
+			p.Value = string(values[i])
+		}
+		in.Metadata = append(in.Metadata, p)
+	}
+	return in
+}
+
+func formOf(in onboarding.CustomerInput) views.CustomerForm {
+	f := views.CustomerForm{Name: in.Name, Email: in.Email, TeamID: in.TeamID, Locale: in.Locale}
+	for _, p := range in.Metadata {
+		f.Meta = append(f.Meta, views.MetaRow{Key: p.Key, Value: p.Value})
+	}
+	f.Meta = append(f.Meta, views.MetaRow{}, views.MetaRow{})
+	return f
+}
+
+func (s *Server) newCustomer(c *fiber.Ctx) error {
+	f := views.CustomerForm{Action: "/admin/customers", Intent: secret.NewToken(16), Locale: "en", Meta: metaRows(nil, 3), Cancel: "/admin/customers"}
+	return s.render(c, views.CustomerFormPage(s.adminPage(c, "New customer"), f))
+}
+
+// kirimProblem explains a failed Kirim call in words staff can act on.
+func kirimProblem(err error) string {
+	var ke *kirim.Error
+	if !errors.As(err, &ke) {
+		return ""
+	}
+	ref := ""
+	if ke.RequestID != "" {
+		ref = " (Kirim request " + ke.RequestID + ")"
+	}
+	switch {
+	case kirim.IsUnavailable(err), kirim.IsRateLimited(err):
+		return "Kirim did not answer, so nothing was changed. Please try again in a moment." + ref
+	case ke.Status == 401 || ke.Status == 403:
+		return "Kirim refused the portal's API key. Check KIRIM_API_KEY." + ref
+	case ke.Status == 402:
+		return "Your Kirim plan does not allow this: " + ke.Message + ref
+	default:
+		return "Kirim refused the request: " + ke.Message + ref
+	}
+}
+
+// formFailure re-renders a form after a failed submission: field errors next to the
+// fields, Kirim's answer on top, what the user typed kept.
+func (s *Server) formFailure(c *fiber.Ctx, title string, f views.CustomerForm, err error) error {
+	var inv *onboarding.InvalidError
+	var ke *kirim.Error
+	switch {
+	case errors.As(err, &inv):
+		f.Errors = inv.Fields
+		f.Problem = "Please correct the fields marked below."
+		c.Status(fiber.StatusUnprocessableEntity)
+	case errors.As(err, &ke):
+		f.Problem = kirimProblem(err)
+		if ke.Param != "" && (ke.Status == 400 || ke.Status == 422) {
+			f.Errors = map[string]string{strings.TrimPrefix(ke.Param, "/"): ke.Message}
+		}
+		c.Status(fiber.StatusBadGateway)
+		if kirim.IsValidation(err) {
+			c.Status(fiber.StatusUnprocessableEntity)
+		}
+	default:
+		return err
+	}
+	return s.render(c, views.CustomerFormPage(s.adminPage(c, title), f))
+}
+
+func (s *Server) createCustomer(c *fiber.Ctx) error {
+	in := customerInput(c)
+	intent := c.FormValue("intent")
+	cu, err := s.ob.CreateCustomer(c.UserContext(), in, intent, actor(c))
+	if err != nil {
+		in.Normalize()
+		f := formOf(in)
+		f.Action, f.Intent, f.Cancel = "/admin/customers", intent, "/admin/customers"
+		return s.formFailure(c, "New customer", f, err)
+	}
+	s.flash(c, "ok", "Customer "+cu.Name+" created.")
+	return redirect(c, "/admin/customers/"+strconv.FormatInt(cu.ID, 10))
+}
+
+func (s *Server) customerByParam(c *fiber.Ctx) (*store.Customer, error) {
+	id, err := strconv.ParseInt(c.Params("id"), 10, 64)
+	if err != nil {
+		return nil, fiber.ErrNotFound
+	}
+	return s.db.CustomerByID(c.UserContext(), id)
+}
+
+// humanUntil says how far off a moment is, for countdowns.
+func humanUntil(t, now time.Time) string {
+	d := t.Sub(now)
+	switch {
+	case d <= 0:
+		return "expired"
+	case d < time.Hour:
+		return fmt.Sprintf("in %d min", int(d.Minutes())+1)
+	case d < 48*time.Hour:
+		return fmt.Sprintf("in %d h", int(d.Hours()))
+	default:
+		return fmt.Sprintf("in %d days", int(d.Hours()/24))
+	}
+}
+
+var linkHours = []views.HoursOption{{Hours: 24, Label: "1 day"}, {Hours: 72, Label: "3 days"},
+	{Hours: 168, Label: "7 days"}, {Hours: 336, Label: "14 days"}, {Hours: 720, Label: "30 days"}}
+
+func (s *Server) showCustomer(c *fiber.Ctx) error {
+	ctx := c.UserContext()
+	cu, err := s.customerByParam(c)
+	if err != nil {
+		return err
+	}
+	links, err := s.db.SetupLinks(ctx, cu.ID)
+	if err != nil {
+		return err
+	}
+	events, err := s.db.Events(ctx, cu.ID, time.Time{}, 0, 100)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	v := views.CustomerView{ID: cu.ID, KirimID: cu.KirimID, Name: cu.Name, Email: cu.Email, Status: cu.Status,
+		Stage: cu.Stage, StageReason: cu.StageReason, Locale: cu.Locale, TeamID: cu.TeamID, Meta: metaRows(cu.Metadata, 0),
+		Phones: cu.Phones, CreatedAt: cu.CreatedAt, DefaultHours: onboarding.DefaultLinkHours, LinkHours: linkHours}
+	for _, l := range links {
+		row := views.LinkRow{ID: l.ID, KirimID: l.KirimID, Status: onboarding.LinkStatus(l, now), Last4: l.TokenLast4,
+			CreatedAt: l.CreatedAt, ExpiresAt: l.ExpiresAt, ExpiresIn: humanUntil(l.ExpiresAt, now), ConsumedAt: l.ConsumedAt,
+			Success: l.SuccessRedirectURL, Failure: l.FailureRedirectURL}
+		v.Links = append(v.Links, row)
+		if row.Status == kirim.LinkActive && v.ActiveLink == nil {
+			v.ActiveLink = &v.Links[len(v.Links)-1]
+			token, err := s.db.LandingToken(ctx, l.ID)
+			if err != nil {
+				return err
+			}
+			v.LandingURL = s.ob.LandingURL(token)
+		}
+	}
+	for _, e := range events {
+		v.Events = append(v.Events, views.EventRow{Kind: e.Kind, Actor: e.Actor, Detail: eventDetail(e), At: e.CreatedAt})
+	}
+	return s.render(c, views.CustomerPage(s.adminPage(c, cu.Name), v))
+}
+
+// eventDetail is the one-line summary of an event's details.
+func eventDetail(e store.Event) string {
+	var parts []string
+	for _, k := range []string{"name", "link", "last4", "reason"} {
+		if v, ok := e.Detail[k]; ok {
+			parts = append(parts, fmt.Sprintf("%s %v", k, v))
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+func (s *Server) editCustomer(c *fiber.Ctx) error {
+	cu, err := s.customerByParam(c)
+	if err != nil {
+		return err
+	}
+	self := "/admin/customers/" + strconv.FormatInt(cu.ID, 10)
+	f := views.CustomerForm{Action: self, Name: cu.Name, Email: cu.Email, Locale: cu.Locale, Meta: metaRows(cu.Metadata, 2), Edit: true, Cancel: self}
+	return s.render(c, views.CustomerFormPage(s.adminPage(c, "Edit "+cu.Name), f))
+}
+
+func (s *Server) updateCustomer(c *fiber.Ctx) error {
+	cu, err := s.customerByParam(c)
+	if err != nil {
+		return err
+	}
+	in := customerInput(c)
+	self := "/admin/customers/" + strconv.FormatInt(cu.ID, 10)
+	if _, err := s.ob.UpdateCustomer(c.UserContext(), cu.ID, in, actor(c)); err != nil {
+		in.Normalize()
+		f := formOf(in)
+		f.Action, f.Edit, f.Cancel = self, true, self
+		return s.formFailure(c, "Edit "+cu.Name, f, err)
+	}
+	s.flash(c, "ok", "Changes saved.")
+	return redirect(c, self)
+}
+
+// customerAction runs a one-button action and comes back to the customer page with a
+// flash saying how it went.
+func (s *Server) customerAction(done string, fn func(s *Server, c *fiber.Ctx, id int64) error) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		cu, err := s.customerByParam(c)
+		if err != nil {
+			return err
+		}
+		self := "/admin/customers/" + strconv.FormatInt(cu.ID, 10)
+		if err := fn(s, c, cu.ID); err != nil {
+			msg := actionProblem(err)
+			if msg == "" {
+				return err
+			}
+			s.flash(c, "error", msg)
+			return redirect(c, self)
+		}
+		s.flash(c, "ok", done)
+		return redirect(c, self)
+	}
+}
+
+func actionProblem(err error) string {
+	var inv *onboarding.InvalidError
+	switch {
+	case errors.Is(err, onboarding.ErrArchived):
+		return "This customer is archived."
+	case errors.Is(err, onboarding.ErrLinkNotActive):
+		return "That link is no longer active (it was used, revoked or has expired); the list now shows its state."
+	case errors.As(err, &inv):
+		var msgs []string
+		for _, m := range inv.Fields {
+			msgs = append(msgs, m)
+		}
+		sort.Strings(msgs)
+		return strings.Join(msgs, " ")
+	}
+	return kirimProblem(err)
+}
+
+func linkID(c *fiber.Ctx) int64 {
+	id, _ := strconv.ParseInt(c.Params("link"), 10, 64)
+	return id
+}
+
+var (
+	suspendCustomer = func(s *Server, c *fiber.Ctx, id int64) error { return s.ob.Suspend(c.UserContext(), id, actor(c)) }
+	unsuspend       = func(s *Server, c *fiber.Ctx, id int64) error { return s.ob.Unsuspend(c.UserContext(), id, actor(c)) }
+	archive         = func(s *Server, c *fiber.Ctx, id int64) error { return s.ob.Archive(c.UserContext(), id, actor(c)) }
+	issueLink       = func(s *Server, c *fiber.Ctx, id int64) error {
+		hours, err := strconv.Atoi(c.FormValue("expires_in_hours", strconv.Itoa(onboarding.DefaultLinkHours)))
+		if err != nil {
+			hours = 0 // refused with a clear message by IssueLink
+		}
+		_, err = s.ob.IssueLink(c.UserContext(), id, hours, actor(c))
+		return err
+	}
+	revokeLink = func(s *Server, c *fiber.Ctx, id int64) error {
+		return s.ob.RevokeLink(c.UserContext(), id, linkID(c), actor(c))
+	}
+	updateRedirects = func(s *Server, c *fiber.Ctx, id int64) error {
+		return s.ob.UpdateLinkRedirects(c.UserContext(), id, linkID(c), strings.TrimSpace(c.FormValue("success_redirect_url")),
+			strings.TrimSpace(c.FormValue("failure_redirect_url")), actor(c))
+	}
+)

@@ -1,0 +1,195 @@
+package web
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kirim-portal/portal/kirim"
+	"github.com/kirim-portal/portal/kirim/kirimtest"
+	"github.com/kirim-portal/portal/kirim/sandbox"
+	"github.com/kirim-portal/portal/onboarding"
+	"github.com/kirim-portal/portal/static"
+	"github.com/kirim-portal/portal/store"
+	"github.com/kirim-portal/portal/store/secret"
+)
+
+// harness is the real portal on a loopback port, with a real SQLite file and the Kirim
+// sandbox behind a real HTTP server (its traffic checked against the contract).
+type harness struct {
+	t      testing.TB
+	URL    string
+	db     *store.DB
+	dbPath string
+	sb     *sandbox.Sandbox
+	kirim  *httptest.Server
+	srv    *Server
+	logs   *syncBuffer
+}
+
+// kirimProxy lets a test put a fault between the portal and the sandbox.
+type kirimProxy struct {
+	sb    http.Handler
+	fault func(w http.ResponseWriter, r *http.Request) bool
+}
+
+func (p *kirimProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if p.fault != nil && p.fault(w, r) {
+		return
+	}
+	p.sb.ServeHTTP(w, r)
+}
+
+func newHarness(t testing.TB) *harness {
+	t.Helper()
+	h := &harness{t: t, logs: &syncBuffer{}}
+	ctx := context.Background()
+	master := must(secret.ParseKey(secret.GenerateKey()))
+	keys := must(secret.NewKeyring(master))
+	h.dbPath = filepath.Join(t.TempDir(), "portal.db")
+	db, err := store.Open(ctx, h.dbPath, keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.db = db
+	sb, err := sandbox.New(sandbox.Options{APIKey: "kdv_live_test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.sb = sb
+	proxy := &kirimProxy{sb: sb}
+	h.kirim = httptest.NewServer(proxy)
+	hc, tr := kirimtest.NewClient(t)
+	tr.SkipResponse = func(r *http.Response) bool { return r.Header.Get("X-Test-Fault") != "" }
+	kc := must(kirim.New(h.kirim.URL+"/v1", "kdv_live_test", kirim.WithHTTPClient(hc), kirim.WithRateLimits(0, 0), kirim.WithRetries(1, 10*time.Millisecond)))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.URL = "http://" + ln.Addr().String()
+	log := slog.New(slog.NewTextHandler(h.logs, nil))
+	h.srv = New(Config{PublicURL: h.URL}, Deps{DB: db, Kirim: kc, Onboarding: onboarding.New(db, kc, h.URL, log),
+		Assets: must(static.Load()), Keys: keys, Log: log})
+	go h.srv.Serve(ln)
+	t.Cleanup(func() {
+		h.srv.Shutdown(context.Background())
+		h.kirim.Close()
+		sb.Close()
+		db.Close()
+	})
+	return h
+}
+
+// setFault makes Kirim misbehave until cleared with nil. A fault that answers must set
+// the X-Test-Fault header (see faultStatus).
+func (h *harness) setFault(f func(w http.ResponseWriter, r *http.Request) bool) {
+	h.kirim.Config.Handler.(*kirimProxy).fault = f
+}
+
+// browser is a cookie-keeping client that does not follow redirects.
+type browser struct {
+	h    *harness
+	c    *http.Client
+	csrf string
+}
+
+func (h *harness) browser() *browser {
+	jar, _ := cookiejar.New(nil)
+	return &browser{h: h, c: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+var csrfField = regexp.MustCompile(`name="_csrf" value="([^"]+)"`)
+
+func (b *browser) do(req *http.Request) (*http.Response, string) {
+	b.h.t.Helper()
+	resp, err := b.c.Do(req)
+	if err != nil {
+		b.h.t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if m := csrfField.FindStringSubmatch(string(body)); m != nil {
+		b.csrf = m[1]
+	}
+	return resp, string(body)
+}
+
+func (b *browser) get(path string) (*http.Response, string) {
+	req, _ := http.NewRequest("GET", b.h.URL+path, nil)
+	return b.do(req)
+}
+
+// post submits a form with the CSRF token of the last page seen (unless the form sets
+// its own _csrf).
+func (b *browser) post(path string, form url.Values) (*http.Response, string) {
+	if form == nil {
+		form = url.Values{}
+	}
+	if _, ok := form["_csrf"]; !ok {
+		form.Set("_csrf", b.csrf)
+	}
+	req, _ := http.NewRequest("POST", b.h.URL+path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return b.do(req)
+}
+
+const staffPassword = "a long staff password"
+
+func (h *harness) seedStaff(email string) *store.User {
+	h.t.Helper()
+	u, err := h.db.CreateUser(context.Background(), email, secret.HashPassword(staffPassword))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return u
+}
+
+// signedIn returns a browser signed in as a fresh staff user.
+func (h *harness) signedIn() *browser {
+	h.t.Helper()
+	email := "staff" + secret.NewToken(4) + "@example.test"
+	h.seedStaff(email)
+	b := h.browser()
+	b.get("/login")
+	resp, body := b.post("/login", url.Values{"email": {email}, "password": {staffPassword}})
+	if resp.StatusCode != http.StatusSeeOther {
+		h.t.Fatalf("sign-in: %d %s", resp.StatusCode, body)
+	}
+	b.get("/admin/")
+	return b
+}
+
+// createCustomer submits the new-customer form and returns the customer page path.
+func (b *browser) createCustomer(form url.Values) string {
+	b.h.t.Helper()
+	_, page := b.get("/admin/customers/new")
+	intent := regexp.MustCompile(`name="intent" value="([^"]+)"`).FindStringSubmatch(page)
+	if intent == nil {
+		b.h.t.Fatal("the new-customer form has no intent key")
+	}
+	form.Set("intent", intent[1])
+	resp, body := b.post("/admin/customers", form)
+	if resp.StatusCode != http.StatusSeeOther {
+		b.h.t.Fatalf("create customer: %d %s", resp.StatusCode, body)
+	}
+	return resp.Header.Get("Location")
+}
+
+// faultStatus is a fault that answers every request with status, as a broken proxy would.
+func faultStatus(status int) func(w http.ResponseWriter, r *http.Request) bool {
+	return func(w http.ResponseWriter, r *http.Request) bool {
+		w.Header().Set("X-Test-Fault", "1")
+		w.WriteHeader(status)
+		return true
+	}
+}
