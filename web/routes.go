@@ -18,8 +18,9 @@ func (s *Server) routes() {
 	app.Get("/readyz", s.readyz)
 	app.Get("/static/:name", s.staticAsset)
 
-	// Every unsafe request below needs the session's CSRF token.
-	app.Use(s.checkCSRF)
+	// Every unsafe request below needs the session's CSRF token; the session cookie is
+	// written once, after the handler.
+	app.Use(s.writeSession, s.checkCSRF)
 
 	// Public pages.
 	app.Get("/", s.home)

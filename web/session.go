@@ -64,26 +64,34 @@ func (s *Server) session(c *fiber.Ctx) *sessions.Session {
 // headerWriter collects the headers gorilla writes, so that they can be copied to Fiber.
 type headerWriter struct{ h http.Header }
 
-func (w *headerWriter) Header() http.Header       { return w.h }
+func (w *headerWriter) Header() http.Header         { return w.h }
 func (w *headerWriter) Write(b []byte) (int, error) { return len(b), nil }
-func (w *headerWriter) WriteHeader(int)            {}
+func (w *headerWriter) WriteHeader(int)             {}
 
-// saveSession writes the session cookie. Each Set-Cookie is added on its own (Append
-// would join them with commas).
-func (s *Server) saveSession(c *fiber.Ctx) error {
-	sess := s.session(c)
-	r, err := adaptor.ConvertRequest(c, false)
-	if err != nil {
+const localSessionDirty = "session_dirty"
+
+// saveSession marks the session to be written once the handler is done.
+func (s *Server) saveSession(c *fiber.Ctx) { c.Locals(localSessionDirty, true) }
+
+// writeSession writes the session cookie, once per request, when the handler changed
+// the session. Each Set-Cookie is added on its own (Append would join them with commas).
+func (s *Server) writeSession(c *fiber.Ctx) error {
+	err := c.Next()
+	if dirty, _ := c.Locals(localSessionDirty).(bool); !dirty {
 		return err
 	}
+	r, cerr := adaptor.ConvertRequest(c, false)
+	if cerr != nil {
+		return cerr
+	}
 	w := &headerWriter{h: http.Header{}}
-	if err := s.sessions.Save(r, w, sess); err != nil {
-		return err
+	if serr := s.sessions.Save(r, w, s.session(c)); serr != nil {
+		return serr
 	}
 	for _, v := range w.h.Values("Set-Cookie") {
 		c.Response().Header.Add("Set-Cookie", v)
 	}
-	return nil
+	return err
 }
 
 // csrfToken returns the session's CSRF token, creating (and saving) one if needed. The
