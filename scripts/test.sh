@@ -11,6 +11,9 @@ step() { printf '\n== %s\n' "$*"; }
 step "dependencies"
 go mod download
 go mod verify >/dev/null
+# Browser tests: Debian's Chromium and the Playwright driver from npm (no other downloads).
+PLAYWRIGHT_DRIVER_PATH=$(./scripts/install-e2e-deps.sh | tail -n 1)
+export PLAYWRIGHT_DRIVER_PATH
 
 step "generated templ code is up to date"
 tmp=$(mktemp -d)

@@ -81,7 +81,7 @@ func CustomersPage(p Page, v CustomersView) templ.Component {
 				}()
 			}
 			ctx = templ.InitializeContext(ctx)
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 1, "<div class=\"actions\" style=\"justify-content: space-between\"><h1>Customers</h1><a class=\"btn\" href=\"/admin/customers/new\">New customer</a></div><ul class=\"counts\" aria-label=\"Customers per status\">")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 1, "<div class=\"actions page-head\"><h1>Customers</h1><a class=\"btn\" href=\"/admin/customers/new\">New customer</a></div><ul class=\"counts\" aria-label=\"Customers per status\">")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -288,7 +288,7 @@ func CustomersPage(p Page, v CustomersView) templ.Component {
 					return templ_7745c5c3_Err
 				}
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 23, "</select></div><div style=\"flex: 0 0 auto\"><button class=\"btn secondary\" type=\"submit\">Search</button></div></form>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 23, "</select></div><div class=\"fixed\"><button class=\"btn secondary\" type=\"submit\">Search</button></div></form>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -699,7 +699,7 @@ func CustomerFormPage(p Page, f CustomerForm) templ.Component {
 					return templ_7745c5c3_Err
 				}
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 64, "<fieldset style=\"border: 0; padding: 0; margin: 1rem 0 0\"><legend><strong>Metadata (optional)</strong></legend><p class=\"muted hint\">Free key/value pairs kept on the customer in Kirim, such as your own account id.</p>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 64, "<fieldset class=\"plain\"><legend><strong>Metadata (optional)</strong></legend><p class=\"muted hint\">Free key/value pairs kept on the customer in Kirim, such as your own account id.</p>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

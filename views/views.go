@@ -41,3 +41,12 @@ func localeName(l string) string {
 	}
 	return "English"
 }
+
+// eventLabel turns an event kind like link.revoked into "Link revoked".
+func eventLabel(kind string) string {
+	s := strings.NewReplacer(".", " ", "_", " ").Replace(kind)
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}

@@ -19,7 +19,7 @@ func (s *Server) render(c *fiber.Ctx, component templ.Component) error {
 
 // page returns the layout model shared by every page.
 func (s *Server) page(c *fiber.Ctx, title string) views.Page {
-	return views.Page{Title: title, CSS: s.assets.URL("app.css"), Product: "Kirim Portal"}
+	return views.Page{Title: title, CSS: s.assets.URL("app.css"), Icon: s.assets.URL("favicon.svg"), Product: "Kirim Portal"}
 }
 
 // adminPage adds what staff pages need: scripts, the CSRF token, the signed-in user

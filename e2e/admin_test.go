@@ -1,0 +1,122 @@
+package e2e
+
+import (
+	"regexp"
+	"testing"
+
+	"github.com/playwright-community/playwright-go"
+)
+
+// TestAdminJourney is what staff do on a normal day: sign in (after a typo), create a
+// customer (after a mistake), find it in the list, generate a link, revoke it, sign out.
+func TestAdminJourney(t *testing.T) {
+	page := newPage(t)
+	role := func(r playwright.AriaRole, name string) playwright.Locator {
+		return page.GetByRole(r, playwright.PageGetByRoleOptions{Name: name, Exact: playwright.Bool(true)})
+	}
+
+	t.Run("a wrong password shows a message", func(t *testing.T) {
+		_, err := page.Goto(portalURL + "/admin/customers")
+		must(t, err)
+		must(t, expect.Page(page).ToHaveURL(regexp.MustCompile(`/login\?next=`)))
+		must(t, page.GetByLabel("Email").Fill(staffEmail))
+		must(t, page.GetByLabel("Password").Fill("not the password"))
+		must(t, role("button", "Sign in").Click())
+		must(t, expect.Locator(page.GetByRole("alert")).ToContainText("Email or password is incorrect."))
+		must(t, expect.Locator(page.GetByLabel("Email")).ToHaveValue(staffEmail))
+		shot(t, page, "login-error")
+	})
+
+	t.Run("sign in", func(t *testing.T) {
+		must(t, page.GetByLabel("Password").Fill(staffPassword))
+		must(t, role("button", "Sign in").Click())
+		must(t, expect.Page(page).ToHaveURL(portalURL+"/admin/customers"))
+		must(t, expect.Locator(page.GetByText("No customers yet")).ToBeVisible())
+		shot(t, page, "customers-empty")
+	})
+
+	t.Run("bad input shows field errors", func(t *testing.T) {
+		must(t, role("link", "New customer").First().Click())
+		must(t, page.GetByLabel("Name").Fill("Toko Maju Jaya"))
+		must(t, page.GetByLabel("Email (optional)").Fill("owner-at-tokomaju"))
+		must(t, role("button", "Create customer").Click())
+		must(t, expect.Locator(page.Locator("#e-email")).ToContainText("Enter an email address"))
+		must(t, expect.Locator(page.GetByLabel("Name")).ToHaveValue("Toko Maju Jaya"))
+		shot(t, page, "customer-form-errors")
+	})
+
+	t.Run("create a customer", func(t *testing.T) {
+		must(t, page.GetByLabel("Email (optional)").Fill("owner@tokomaju.test"))
+		_, err := page.GetByLabel("Language of emails and pages").SelectOption(playwright.SelectOptionValues{Values: &[]string{"id"}})
+		must(t, err)
+		must(t, page.GetByLabel("Key 1").Fill("crm_id"))
+		must(t, page.GetByLabel("Value 1").Fill("A-1042"))
+		must(t, role("button", "Create customer").Click())
+		must(t, expect.Locator(page.GetByRole("heading", playwright.PageGetByRoleOptions{Level: playwright.Int(1)})).ToHaveText("Toko Maju Jaya"))
+		must(t, expect.Locator(page.GetByRole("status")).ToContainText("Customer Toko Maju Jaya created."))
+		must(t, expect.Locator(page.Locator(".kv")).ToContainText("Bahasa Indonesia"))
+		must(t, expect.Locator(page.Locator(".kv")).ToContainText("A-1042"))
+	})
+
+	t.Run("search and filter the list", func(t *testing.T) {
+		// A second customer, suspended, so that filters have something to tell apart.
+		_, err := page.Goto(portalURL + "/admin/customers/new")
+		must(t, err)
+		must(t, page.GetByLabel("Name").Fill("Warung Sari"))
+		must(t, role("button", "Create customer").Click())
+		must(t, role("button", "Suspend").Click())
+		must(t, expect.Locator(page.GetByRole("status")).ToContainText("Customer suspended."))
+
+		must(t, role("link", "Customers").Click())
+		rows := page.Locator("#customer-results tbody tr")
+		must(t, expect.Locator(rows).ToHaveCount(2))
+		must(t, page.GetByLabel("Search").Fill("maju"))
+		must(t, expect.Locator(rows).ToHaveCount(1)) // htmx updates the table as you type
+		must(t, expect.Locator(rows).ToContainText("Toko Maju Jaya"))
+		must(t, page.GetByLabel("Search").Fill(""))
+		must(t, expect.Locator(rows).ToHaveCount(2))
+		_, err = page.GetByLabel("Status", playwright.PageGetByLabelOptions{Exact: playwright.Bool(true)}).SelectOption(playwright.SelectOptionValues{Values: &[]string{"suspended"}})
+		must(t, err)
+		must(t, expect.Locator(rows).ToHaveCount(1))
+		must(t, expect.Locator(rows).ToContainText("Warung Sari"))
+		must(t, expect.Page(page).ToHaveURL(regexp.MustCompile(`status=suspended`)))
+		shot(t, page, "customers-filtered")
+		_, err = page.GetByLabel("Status", playwright.PageGetByLabelOptions{Exact: playwright.Bool(true)}).SelectOption(playwright.SelectOptionValues{Values: &[]string{""}})
+		must(t, err)
+		must(t, expect.Locator(rows).ToHaveCount(2))
+	})
+
+	t.Run("open the customer and generate a link", func(t *testing.T) {
+		must(t, role("link", "Toko Maju Jaya").Click())
+		must(t, expect.Locator(page.GetByText("No active link.")).ToBeVisible())
+		_, err := page.GetByLabel("Link valid for").SelectOption(playwright.SelectOptionValues{Values: &[]string{"72"}})
+		must(t, err)
+		must(t, role("button", "Generate link").Click())
+		must(t, expect.Locator(page.GetByRole("status")).ToContainText("New setup link generated."))
+		landing := page.GetByLabel("The customer's landing link")
+		must(t, expect.Locator(landing).ToHaveValue(regexp.MustCompile(`^`+regexp.QuoteMeta(portalURL)+`/onboard/[A-Za-z0-9_-]{32}$`)))
+		history := page.Locator("section[aria-labelledby=link-history] tbody tr")
+		must(t, expect.Locator(history).ToHaveCount(1))
+		must(t, expect.Locator(history).ToContainText("active"))
+		must(t, expect.Locator(history).ToContainText("in 2 days"))
+		shot(t, page, "customer-with-link")
+	})
+
+	t.Run("revoke the link", func(t *testing.T) {
+		must(t, page.Locator("section[aria-labelledby=link-history] summary", playwright.PageLocatorOptions{HasText: "Revoke"}).Click())
+		must(t, role("button", "Yes, revoke").Click())
+		must(t, expect.Locator(page.GetByRole("status")).ToContainText("Link revoked."))
+		must(t, expect.Locator(page.Locator("section[aria-labelledby=link-history] tbody tr")).ToContainText("revoked"))
+		must(t, expect.Locator(page.GetByText("No active link.")).ToBeVisible())
+		must(t, expect.Locator(page.Locator(".timeline")).ToContainText("Link revoked"))
+	})
+
+	t.Run("sign out", func(t *testing.T) {
+		must(t, role("button", "Sign out").Click())
+		must(t, expect.Page(page).ToHaveURL(portalURL+"/login"))
+		must(t, expect.Locator(page.GetByRole("status")).ToContainText("You are signed out."))
+		_, err := page.Goto(portalURL + "/admin/")
+		must(t, err)
+		must(t, expect.Page(page).ToHaveURL(regexp.MustCompile(`/login`)))
+	})
+}

@@ -1,0 +1,216 @@
+// Package e2e drives real Chromium (through playwright-go) against the real portal
+// binary: built from this checkout, started on a free port with a temporary data
+// directory and the built-in Kirim sandbox.
+package e2e
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/playwright-community/playwright-go"
+)
+
+const (
+	staffEmail    = "staff@example.test"
+	staffPassword = "e2e staff password"
+)
+
+var (
+	portalURL string
+	dataDir   string
+	pw        *playwright.Playwright
+	browser   playwright.Browser
+	// skipReason is set when the browser is missing outside CI.
+	skipReason string
+	expect     = playwright.NewPlaywrightAssertions(10_000)
+)
+
+func TestMain(m *testing.M) {
+	code, err := run(m)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		os.Exit(1)
+	}
+	os.Exit(code)
+}
+
+func run(m *testing.M) (int, error) {
+	tmp, err := os.MkdirTemp("", "portal-e2e-")
+	if err != nil {
+		return 0, err
+	}
+	defer os.RemoveAll(tmp)
+	dataDir = filepath.Join(tmp, "data")
+	bin := filepath.Join(tmp, "portal")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Dir = ".."
+	if out, err := build.CombinedOutput(); err != nil {
+		return 0, fmt.Errorf("build: %v\n%s", err, out)
+	}
+	addr, err := freeAddr()
+	if err != nil {
+		return 0, err
+	}
+	portalURL = "http://" + addr
+	env := append(os.Environ(), "PORTAL_ADDR="+addr, "PORTAL_DATA_DIR="+dataDir, "PORTAL_PUBLIC_URL="+portalURL,
+		"PORTAL_LOG_FORMAT=json", "KIRIM_API_KEY=", "SMTP_URL=")
+	add := exec.Command(bin, "user", "add", "--email", staffEmail, "--password-stdin")
+	add.Env, add.Stdin = env, strings.NewReader(staffPassword+"\n")
+	if out, err := add.CombinedOutput(); err != nil {
+		return 0, fmt.Errorf("user add: %v\n%s", err, out)
+	}
+	srv := exec.Command(bin, "serve")
+	srv.Env = env
+	logFile, err := os.Create(filepath.Join(tmp, "portal.log"))
+	if err != nil {
+		return 0, err
+	}
+	srv.Stdout, srv.Stderr = logFile, logFile
+	if err := srv.Start(); err != nil {
+		return 0, err
+	}
+	defer func() {
+		srv.Process.Signal(os.Interrupt)
+		srv.Wait()
+		if os.Getenv("E2E_SHOW_LOG") != "" {
+			b, _ := os.ReadFile(logFile.Name())
+			fmt.Fprintf(os.Stderr, "%s", b)
+		}
+	}()
+	if err := waitHealthy(portalURL + "/healthz"); err != nil {
+		b, _ := os.ReadFile(logFile.Name())
+		return 0, fmt.Errorf("%v\n%s", err, b)
+	}
+	if err := startBrowser(); err != nil {
+		if os.Getenv("CI") != "" {
+			return 0, fmt.Errorf("browser tests cannot run in CI: %w (run scripts/install-e2e-deps.sh)", err)
+		}
+		skipReason = err.Error()
+	} else {
+		defer pw.Stop()
+		defer browser.Close()
+	}
+	return m.Run(), nil
+}
+
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+func waitHealthy(u string) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if resp, err := http.Get(u); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return nil
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return fmt.Errorf("portal did not answer %s", u)
+}
+
+// driverDir is where scripts/install-e2e-deps.sh puts the Playwright driver.
+func driverDir() string {
+	if d := os.Getenv("PLAYWRIGHT_DRIVER_PATH"); d != "" {
+		return d
+	}
+	abs, _ := filepath.Abs("../.tools/pw-driver-1.52.0")
+	return abs
+}
+
+func startBrowser() error {
+	exe := os.Getenv("CHROMIUM_PATH")
+	if exe == "" {
+		exe = "/usr/bin/chromium"
+	}
+	if _, err := os.Stat(exe); err != nil {
+		return fmt.Errorf("no Chromium at %s", exe)
+	}
+	var err error
+	pw, err = playwright.Run(&playwright.RunOptions{DriverDirectory: driverDir(), SkipInstallBrowsers: true, Verbose: false})
+	if err != nil {
+		return err
+	}
+	browser, err = pw.Chromium.Launch(playwright.BrowserTypeLaunchOptions{
+		ExecutablePath: playwright.String(exe),
+		Headless:       playwright.Bool(true),
+		Args: []string{"--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+			"--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"},
+	})
+	if err != nil {
+		pw.Stop()
+	}
+	return err
+}
+
+// newPage opens a fresh browser context (own cookies) and page.
+func newPage(t *testing.T) playwright.Page {
+	t.Helper()
+	if skipReason != "" {
+		t.Skip("browser not available (run scripts/install-e2e-deps.sh): " + skipReason)
+	}
+	bctx, err := browser.NewContext(playwright.BrowserNewContextOptions{
+		Viewport: &playwright.Size{Width: 1280, Height: 900},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { bctx.Close() })
+	page, err := bctx.NewPage()
+	if err != nil {
+		t.Fatal(err)
+	}
+	page.SetDefaultTimeout(15_000)
+	// A page that breaks the CSP, throws, or misses a resource fails the test. Form
+	// answers with 401, 422 and 429 are expected and the browser reports them too.
+	expected := regexp.MustCompile(`status of (401|422|429|502)`)
+	page.On("console", func(m playwright.ConsoleMessage) {
+		if m.Type() == "error" && !expected.MatchString(m.Text()) {
+			t.Errorf("browser console error on %s: %s", page.URL(), m.Text())
+		}
+	})
+	page.On("pageerror", func(err error) { t.Errorf("page error on %s: %v", page.URL(), err) })
+	return page
+}
+
+// shot saves a full-page screenshot under e2e/screenshots (git-ignored).
+func shot(t *testing.T, page playwright.Page, name string) {
+	t.Helper()
+	os.MkdirAll("screenshots", 0o755)
+	if _, err := page.Screenshot(playwright.PageScreenshotOptions{Path: playwright.String(filepath.Join("screenshots", name+".png")), FullPage: playwright.Bool(true)}); err != nil {
+		t.Errorf("screenshot %s: %v", name, err)
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// signIn signs the staff user in on page.
+func signIn(t *testing.T, page playwright.Page) {
+	t.Helper()
+	_, err := page.Goto(portalURL + "/admin/")
+	must(t, err)
+	must(t, page.GetByLabel("Email").Fill(staffEmail))
+	must(t, page.GetByLabel("Password").Fill(staffPassword))
+	must(t, page.GetByRole("button", playwright.PageGetByRoleOptions{Name: "Sign in"}).Click())
+	must(t, expect.Page(page).ToHaveURL(portalURL+"/admin/"))
+}
