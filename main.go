@@ -212,7 +212,22 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(addr st
 func kirimClient(ctx context.Context, cfg Config, log *slog.Logger) (*kirim.Client, *sandbox.Sandbox, error) {
 	if cfg.KirimAPIKey != "" {
 		kc, err := kirim.New(cfg.KirimBaseURL, cfg.KirimAPIKey, kirim.WithUserAgent("kirim-portal/"+version))
-		return kc, nil, err
+		if err != nil {
+			return nil, nil, err
+		}
+		// Pace from the start at the plan's real limits (the headers refine them later).
+		go func() {
+			ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			defer cancel()
+			me, err := kc.Me(ctx)
+			if err != nil {
+				log.Warn("could not read Kirim rate limits from /me; using the defaults", "err", err)
+				return
+			}
+			kc.SetRateLimits(me.RateLimits.ReadPerMinute, me.RateLimits.WritePerMinute)
+			log.Info("connected to Kirim", "organization", me.Organization.Name, "tier", me.RateLimits.Tier)
+		}()
+		return kc, nil, nil
 	}
 	key := "kdv_live_" + secret.NewToken(18)
 	sb, err := sandbox.New(sandbox.Options{

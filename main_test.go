@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/kirim-portal/portal/kirim"
+	"github.com/kirim-portal/portal/kirim/kirimtest"
 	"github.com/kirim-portal/portal/store"
 	"github.com/kirim-portal/portal/store/secret"
 )
@@ -249,7 +250,8 @@ func TestSandboxCommand(t *testing.T) {
 		t.Fatalf("wrong key: %d %+v", resp.StatusCode, env)
 	}
 
-	c, _ := kirim.New(base+"/v1", "k")
+	hc, tr := kirimtest.NewClient(t)
+	c, _ := kirim.New(base+"/v1", "k", kirim.WithHTTPClient(hc))
 	cu, err := c.CreateCustomer(ctx, kirim.CreateCustomerParams{Name: "Via CLI"})
 	if err != nil {
 		t.Fatal(err)
@@ -273,6 +275,9 @@ func TestSandboxCommand(t *testing.T) {
 		t.Fatalf("after connect: %+v", got)
 	}
 
+	if tr.Checked < 3 {
+		t.Fatalf("only %d exchanges validated against the contract", tr.Checked)
+	}
 	cancel()
 	if code := <-done; code != 0 {
 		t.Fatalf("sandbox exit %d", code)

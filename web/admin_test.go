@@ -357,3 +357,49 @@ func TestKirimOutageLeavesNothingHalfMade(t *testing.T) {
 		t.Fatalf("%d customers in Kirim, want 1", len(remote.Data))
 	}
 }
+
+func TestEditSuspendArchive(t *testing.T) {
+	h := newHarness(t)
+	b := h.signedIn()
+	ctx := context.Background()
+	page := b.createCustomer(url.Values{"name": {"Before"}, "email": {"a@before.test"}, "meta_key": {"k"}, "meta_value": {"v"}})
+	b.get(page + "/edit")
+	resp, body := b.post(page, url.Values{"name": {""}, "email": {"a@before.test"}})
+	if resp.StatusCode != 422 || !strings.Contains(body, "Enter the customer") {
+		t.Fatalf("empty name: %d", resp.StatusCode)
+	}
+	resp, _ = b.post(page, url.Values{"name": {"After"}, "email": {""}, "locale": {"id"}})
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("edit: %d", resp.StatusCode)
+	}
+	page0, _ := h.db.Customers(ctx, store.CustomerFilter{})
+	c := page0.Customers[0]
+	if c.Name != "After" || c.Email != "" || c.Locale != "id" || len(c.Metadata) != 0 {
+		t.Fatalf("after edit: %+v", c)
+	}
+	kc, _ := kirim.New(h.kirim.URL+"/v1", "kdv_live_test")
+	remote, _ := kc.GetCustomer(ctx, c.KirimID)
+	if remote.Name != "After" || remote.Email != nil || remote.Metadata != nil {
+		t.Fatalf("Kirim after edit: %+v", remote)
+	}
+	b.get(page)
+	b.post(page+"/links", url.Values{"expires_in_hours": {"24"}})
+	b.get(page)
+	if resp, _ := b.post(page+"/archive", nil); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("archive: %d", resp.StatusCode)
+	}
+	_, body = b.get(page)
+	if !strings.Contains(body, "Customer archived.") || strings.Contains(body, "Generate link") || strings.Contains(body, ">Edit<") {
+		t.Fatal("the archived customer's page still offers actions")
+	}
+	links, _ := h.db.SetupLinks(ctx, c.ID)
+	if links[0].Status != kirim.LinkRevoked {
+		t.Fatalf("link after archive: %s", links[0].Status)
+	}
+	// A forged suspend of an archived customer is refused with a message.
+	b.post(page+"/suspend", nil)
+	_, body = b.get(page)
+	if !strings.Contains(body, "This customer is archived.") {
+		t.Fatal("suspending an archived customer is not refused with a message")
+	}
+}

@@ -1,0 +1,182 @@
+package onboarding_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kirim-portal/portal/kirim"
+	"github.com/kirim-portal/portal/kirim/kirimtest"
+	"github.com/kirim-portal/portal/kirim/sandbox"
+	"github.com/kirim-portal/portal/onboarding"
+	"github.com/kirim-portal/portal/store"
+	"github.com/kirim-portal/portal/store/secret"
+)
+
+type env struct {
+	svc  *onboarding.Service
+	db   *store.DB
+	kc   *kirim.Client
+	srv  *httptest.Server
+	http *http.Client
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	ctx := context.Background()
+	master, _ := secret.ParseKey(secret.GenerateKey())
+	keys, _ := secret.NewKeyring(master)
+	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "portal.db"), keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb, _ := sandbox.New(sandbox.Options{APIKey: "k"})
+	srv := httptest.NewServer(sb)
+	t.Cleanup(func() { srv.Close(); sb.Close(); db.Close() })
+	hc, _ := kirimtest.NewClient(t)
+	kc, _ := kirim.New(srv.URL+"/v1", "k", kirim.WithHTTPClient(hc), kirim.WithRateLimits(0, 0))
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	return &env{svc: onboarding.New(db, kc, "https://portal.example.com", slog.New(slog.DiscardHandler)), db: db, kc: kc, srv: srv, http: noFollow}
+}
+
+func TestCreateCustomerOnceOnly(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	in := onboarding.CustomerInput{Name: "  Kopi   Kita ", Email: "a@kopi.test", Metadata: []onboarding.MetaPair{{Key: "crm", Value: "7"}}}
+	a, err := e.svc.CreateCustomer(ctx, in, "intent-0123456789abcdef", "staff@example.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Name != "Kopi Kita" || a.Locale != "en" || a.Stage != onboarding.StageCreated || a.Metadata["crm"] != "7" {
+		t.Fatalf("created %+v", a)
+	}
+	b, err := e.svc.CreateCustomer(ctx, in, "intent-0123456789abcdef", "staff@example.test")
+	if err != nil || b.ID != a.ID {
+		t.Fatalf("the same intent again: %+v %v", b, err)
+	}
+	page, _ := e.kc.ListCustomers(ctx, kirim.ListCustomersParams{})
+	if len(page.Data) != 1 {
+		t.Fatalf("%d customers in Kirim", len(page.Data))
+	}
+	events, _ := e.db.Events(ctx, a.ID, time.Time{}, 0, 10)
+	if len(events) != 1 || events[0].Kind != "customer.created" || events[0].Actor != "staff@example.test" {
+		t.Fatalf("events %+v", events)
+	}
+
+	t.Run("invalid input changes nothing", func(t *testing.T) {
+		_, err := e.svc.CreateCustomer(ctx, onboarding.CustomerInput{Name: strings.Repeat("x", 201), Email: "nope"}, "intent-fedcba9876543210", "s")
+		var inv *onboarding.InvalidError
+		if !errors.As(err, &inv) || inv.Fields["name"] == "" || inv.Fields["email"] == "" {
+			t.Fatalf("got %v", err)
+		}
+		if _, err := e.db.IntentByKey(ctx, "intent-fedcba9876543210"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatal("an intent was recorded for invalid input")
+		}
+	})
+}
+
+func TestLinksLifecycle(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	c, _ := e.svc.CreateCustomer(ctx, onboarding.CustomerInput{Name: "Links"}, "intent-links-0000000001", "s")
+	if _, err := e.svc.IssueLink(ctx, c.ID, 0, "s"); err == nil {
+		t.Fatal("a 0-hour link was accepted")
+	}
+	l, err := e.svc.IssueLink(ctx, c.ID, 24, "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(l.SuccessRedirectURL, "https://portal.example.com/onboard/r/"+l.ReturnKey+"/success") {
+		t.Fatalf("success URL %q", l.SuccessRedirectURL)
+	}
+	got, _ := e.db.CustomerByID(ctx, c.ID)
+	if got.Stage != onboarding.StageLinkIssued {
+		t.Fatalf("stage %s", got.Stage)
+	}
+	token, err := e.db.LandingToken(ctx, l.ID)
+	if err != nil || len(token) < 32 {
+		t.Fatalf("landing token %q %v", token, err)
+	}
+	if byTok, err := e.db.SetupLinkByLandingToken(ctx, token); err != nil || byTok.ID != l.ID {
+		t.Fatalf("lookup by landing token: %v", err)
+	}
+
+	t.Run("redirects: validated, then changed and cleared", func(t *testing.T) {
+		err := e.svc.UpdateLinkRedirects(ctx, c.ID, l.ID, "http://evil.example/x", "", "s")
+		var inv *onboarding.InvalidError
+		if !errors.As(err, &inv) {
+			t.Fatalf("plain http accepted: %v", err)
+		}
+		if err := e.svc.UpdateLinkRedirects(ctx, c.ID, l.ID, "https://shop.example.com/done", "", "s"); err != nil {
+			t.Fatal(err)
+		}
+		after, _ := e.db.SetupLinkByID(ctx, l.ID)
+		if after.SuccessRedirectURL != "https://shop.example.com/done" || after.FailureRedirectURL != "" {
+			t.Fatalf("mirror %+v", after)
+		}
+	})
+
+	t.Run("a used link cannot be revoked", func(t *testing.T) {
+		setupURL, _ := e.db.SetupURL(ctx, l.ID)
+		resp, err := e.http.Get(setupURL + "?outcome=success")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if err := e.svc.RevokeLink(ctx, c.ID, l.ID, "s"); !errors.Is(err, onboarding.ErrLinkNotActive) {
+			t.Fatalf("got %v, want ErrLinkNotActive", err)
+		}
+		after, _ := e.db.SetupLinkByID(ctx, l.ID)
+		if after.Status != kirim.LinkConsumed {
+			t.Fatalf("the mirror was not refreshed: %s", after.Status)
+		}
+	})
+
+	t.Run("another customer's link is not found", func(t *testing.T) {
+		other, _ := e.svc.CreateCustomer(ctx, onboarding.CustomerInput{Name: "Other"}, "intent-links-0000000002", "s")
+		if err := e.svc.RevokeLink(ctx, other.ID, l.ID, "s"); !errors.Is(err, onboarding.ErrNotFound) {
+			t.Fatalf("got %v", err)
+		}
+	})
+
+	t.Run("archive revokes the active links", func(t *testing.T) {
+		l2, _ := e.svc.IssueLink(ctx, c.ID, 24, "s")
+		if err := e.svc.Archive(ctx, c.ID, "s"); err != nil {
+			t.Fatal(err)
+		}
+		after, _ := e.db.SetupLinkByID(ctx, l2.ID)
+		got, _ := e.db.CustomerByID(ctx, c.ID)
+		if after.Status != kirim.LinkRevoked || got.Status != kirim.CustomerArchived || got.ArchivedAt == nil {
+			t.Fatalf("after archive: link %s, customer %s", after.Status, got.Status)
+		}
+		if _, err := e.svc.IssueLink(ctx, c.ID, 24, "s"); !errors.Is(err, onboarding.ErrArchived) {
+			t.Fatalf("link for an archived customer: %v", err)
+		}
+	})
+}
+
+func TestSuspendUnsuspend(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	c, _ := e.svc.CreateCustomer(ctx, onboarding.CustomerInput{Name: "Pause"}, "intent-pause-00000000001", "s")
+	if err := e.svc.Suspend(ctx, c.ID, "s"); err != nil {
+		t.Fatal(err)
+	}
+	remote, _ := e.kc.GetCustomer(ctx, c.KirimID)
+	if remote.Status != kirim.CustomerSuspended {
+		t.Fatalf("Kirim says %s", remote.Status)
+	}
+	if err := e.svc.Unsuspend(ctx, c.ID, "s"); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := e.db.CustomerByID(ctx, c.ID)
+	if got.Status != kirim.CustomerPending {
+		t.Fatalf("unsuspended a customer without numbers to %s, want pending", got.Status)
+	}
+}
