@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Installs what the browser tests need, without any download outside the package
-# registries: Debian's Chromium, and the Playwright driver (playwright-core from npm at
-# the exact version playwright-go expects) run by the system Node.js. Idempotent.
+# Installs what the browser and email tests need, without any download outside the
+# package registries: Debian's Chromium, the Playwright driver (playwright-core from npm
+# at the exact version playwright-go expects) run by the system Node.js, and Mailpit (a
+# real SMTP server, built from the Go module proxy into .tools/bin). Idempotent.
 # Prints the driver directory on its last line.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,6 +22,12 @@ if [ ${#need[@]} -gt 0 ]; then
   fi
   apt-get update -q >&2
   apt-get install -y -q "${need[@]}" >&2
+fi
+
+MAILPIT_VERSION=v1.33.1
+if ! { [ -x .tools/bin/mailpit ] && go version -m .tools/bin/mailpit 2>/dev/null | grep -qF "$MAILPIT_VERSION"; }; then
+  echo "building mailpit $MAILPIT_VERSION (about a minute)" >&2
+  GOBIN="$PWD/.tools/bin" CGO_ENABLED=0 go install "github.com/axllent/mailpit@$MAILPIT_VERSION" >&2
 fi
 
 mkdir -p "$DIR"

@@ -1,0 +1,230 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Email statuses in the outbox.
+const (
+	EmailQueued  = "queued"
+	EmailSending = "sending"
+	EmailSent    = "sent"
+	EmailFailed  = "failed"
+	// EmailHeld is an email kept in the dev outbox because no SMTP server is set.
+	EmailHeld = "held"
+)
+
+// Email is one message in the outbox.
+type Email struct {
+	ID            int64
+	CustomerID    *int64
+	Kind          string
+	To            string
+	Subject       string
+	HTML          string
+	Text          string
+	MessageID     string
+	Status        string
+	Attempts      int
+	NextAttemptAt time.Time
+	LastError     string
+	SentAt        *time.Time
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+}
+
+const emailColumns = `id, customer_id, kind, to_addr, subject, body_html, body_text, message_id, status, attempts,
+	next_attempt_at, last_error, sent_at, created_at, updated_at`
+
+func scanEmail(row interface{ Scan(...any) error }) (*Email, error) {
+	var e Email
+	var lastErr sql.NullString
+	var sent nullTime
+	err := row.Scan(&e.ID, &e.CustomerID, &e.Kind, &e.To, &e.Subject, &e.HTML, &e.Text, &e.MessageID, &e.Status,
+		&e.Attempts, timeCol{&e.NextAttemptAt}, &lastErr, &sent, timeCol{&e.CreatedAt}, timeCol{&e.UpdatedAt})
+	if err != nil {
+		return nil, err
+	}
+	e.LastError, e.SentAt = lastErr.String, sent.T
+	return &e, nil
+}
+
+// QueueEmail writes an email to the outbox together with the event that causes it, in
+// one transaction: the email exists if and only if the event does.
+func (db *DB) QueueEmail(ctx context.Context, e Email, ev Event) (*Email, error) {
+	var id int64
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		var err error
+		id, err = db.queueEmail(ctx, tx, e, ev)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: queue email: %w", err)
+	}
+	return db.EmailByID(ctx, id)
+}
+
+func (db *DB) queueEmail(ctx context.Context, tx *sql.Tx, e Email, ev Event) (int64, error) {
+	now := db.now()
+	if e.Status == "" {
+		e.Status = EmailQueued
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO outbox (customer_id, kind, to_addr, subject, body_html, body_text, message_id,
+		status, next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		e.CustomerID, e.Kind, e.To, e.Subject, e.HTML, e.Text, e.MessageID, e.Status, now, now, now)
+	if err != nil {
+		return 0, err
+	}
+	id, err := res.LastInsertId()
+	if err != nil {
+		return 0, err
+	}
+	if ev.Detail == nil {
+		ev.Detail = map[string]any{}
+	}
+	ev.Detail["email"] = id
+	ev.CustomerID = e.CustomerID
+	_, err = db.addEvent(ctx, tx, ev)
+	return id, err
+}
+
+// EmailByID returns one email.
+func (db *DB) EmailByID(ctx context.Context, id int64) (*Email, error) {
+	e, err := scanEmail(db.db.QueryRowContext(ctx, `SELECT `+emailColumns+` FROM outbox WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: email: %w", err)
+	}
+	return e, nil
+}
+
+// Emails lists emails, newest first: one customer's (customerID > 0) or all.
+func (db *DB) Emails(ctx context.Context, customerID int64, limit int) ([]*Email, error) {
+	q := `SELECT ` + emailColumns + ` FROM outbox`
+	var args []any
+	if customerID > 0 {
+		q += ` WHERE customer_id = ?`
+		args = append(args, customerID)
+	}
+	q += ` ORDER BY created_at DESC, id DESC LIMIT ?`
+	args = append(args, limit)
+	rows, err := db.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: emails: %w", err)
+	}
+	defer rows.Close()
+	var out []*Email
+	for rows.Next() {
+		e, err := scanEmail(rows)
+		if err != nil {
+			return nil, fmt.Errorf("store: emails: %w", err)
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// ClaimEmails marks up to n queued emails due by dueBy as sending and returns them.
+// Only one worker gets each email.
+func (db *DB) ClaimEmails(ctx context.Context, n int, dueBy time.Time) ([]*Email, error) {
+	rows, err := db.db.QueryContext(ctx, `UPDATE outbox SET status = 'sending', attempts = attempts + 1, updated_at = ?
+		WHERE id IN (SELECT id FROM outbox WHERE status = 'queued' AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?)
+		RETURNING `+emailColumns, db.now(), formatTime(dueBy), n)
+	if err != nil {
+		return nil, fmt.Errorf("store: claim emails: %w", err)
+	}
+	defer rows.Close()
+	var out []*Email
+	for rows.Next() {
+		e, err := scanEmail(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// RequeueStuck returns emails left in 'sending' (a crash mid-send) to the queue. They
+// keep their Message-ID, so a duplicate is recognisable.
+func (db *DB) RequeueStuck(ctx context.Context, olderThan time.Duration) (int, error) {
+	res, err := db.db.ExecContext(ctx, `UPDATE outbox SET status = 'queued', updated_at = ? WHERE status = 'sending' AND updated_at < ?`,
+		db.now(), formatTime(db.Now().Add(-olderThan)))
+	if err != nil {
+		return 0, fmt.Errorf("store: requeue: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return int(n), nil
+}
+
+// EmailSent records a delivery, with its event.
+func (db *DB) EmailSent(ctx context.Context, e *Email) error {
+	return db.finishEmail(ctx, e, EmailSent, "", time.Time{}, &Event{Kind: "email.sent", Detail: map[string]any{"to": e.To}})
+}
+
+// EmailRetry puts an email back in the queue after a temporary failure.
+func (db *DB) EmailRetry(ctx context.Context, e *Email, reason string, at time.Time) error {
+	return db.finishEmail(ctx, e, EmailQueued, reason, at, nil)
+}
+
+// EmailFailed records a permanent failure, with its event.
+func (db *DB) EmailFailed(ctx context.Context, e *Email, reason string) error {
+	return db.finishEmail(ctx, e, EmailFailed, reason, time.Time{}, &Event{Kind: "email.failed", Detail: map[string]any{"to": e.To, "reason": reason}})
+}
+
+func (db *DB) finishEmail(ctx context.Context, e *Email, status, reason string, next time.Time, ev *Event) error {
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		now := db.now()
+		var sent any
+		if status == EmailSent {
+			sent = now
+		}
+		nextArg := now
+		if !next.IsZero() {
+			nextArg = formatTime(next)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE outbox SET status = ?, last_error = ?, next_attempt_at = ?, sent_at = coalesce(?, sent_at),
+			updated_at = ? WHERE id = ?`, status, nullString(reason), nextArg, sent, now, e.ID); err != nil {
+			return err
+		}
+		if ev == nil {
+			return nil
+		}
+		ev.CustomerID = e.CustomerID
+		ev.Detail["email"] = e.ID
+		_, err := db.addEvent(ctx, tx, *ev)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("store: finish email: %w", err)
+	}
+	return nil
+}
+
+// ResendEmail queues a failed or held email again (staff asked), keeping its Message-ID.
+func (db *DB) ResendEmail(ctx context.Context, id int64, actor string) error {
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		var customerID *int64
+		now := db.now()
+		err := tx.QueryRowContext(ctx, `UPDATE outbox SET status = 'queued', attempts = 0, next_attempt_at = ?, last_error = NULL,
+			updated_at = ? WHERE id = ? AND status IN ('failed', 'held', 'sent') RETURNING customer_id`, now, now, id).Scan(&customerID)
+		if errors.Is(err, sql.ErrNoRows) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		_, err = db.addEvent(ctx, tx, Event{CustomerID: customerID, Kind: "email.requeued", Actor: actor, Detail: map[string]any{"email": id}})
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("store: resend email: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,119 @@
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+)
+
+// Branding is how the platform presents itself to its customers: pages and emails.
+type Branding struct {
+	ProductName      string `json:"product_name"`
+	PrimaryColor     string `json:"primary_color"`
+	AccentColor      string `json:"accent_color"`
+	SupportEmail     string `json:"support_email"`
+	SupportURL       string `json:"support_url"`
+	SenderName       string `json:"sender_name"`
+	SenderAddress    string `json:"sender_address"`
+	SubjectEN        string `json:"subject_en"`
+	SubjectID        string `json:"subject_id"`
+	IntroEN          string `json:"intro_en"`
+	IntroID          string `json:"intro_id"`
+	DefaultLinkHours int    `json:"default_link_hours"`
+	ContinueURL      string `json:"continue_url"`
+	// LogoSHA is the hash of the uploaded logo (empty: none); it versions the logo URL.
+	LogoSHA string `json:"logo_sha"`
+}
+
+// DefaultBranding is what a fresh install looks like.
+func DefaultBranding() Branding {
+	return Branding{
+		ProductName:      "Kirim Portal",
+		PrimaryColor:     "#0B6E4F",
+		AccentColor:      "#F2A541",
+		SenderName:       "Kirim Portal",
+		DefaultLinkHours: 168,
+	}
+}
+
+// Branding returns the saved branding, or the defaults.
+func (db *DB) Branding(ctx context.Context) (Branding, error) {
+	b := DefaultBranding()
+	var raw string
+	err := db.db.QueryRowContext(ctx, `SELECT value FROM settings WHERE key = 'branding'`).Scan(&raw)
+	if errors.Is(err, sql.ErrNoRows) {
+		return b, nil
+	}
+	if err != nil {
+		return b, fmt.Errorf("store: branding: %w", err)
+	}
+	if err := json.Unmarshal([]byte(raw), &b); err != nil {
+		return DefaultBranding(), fmt.Errorf("store: branding: %w", err)
+	}
+	return b, nil
+}
+
+// SaveBranding stores the branding.
+func (db *DB) SaveBranding(ctx context.Context, b Branding) error {
+	raw, err := json.Marshal(b)
+	if err != nil {
+		return err
+	}
+	_, err = db.db.ExecContext(ctx, `INSERT INTO settings (key, value, updated_at) VALUES ('branding', ?, ?)
+		ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`, string(raw), db.now())
+	if err != nil {
+		return fmt.Errorf("store: save branding: %w", err)
+	}
+	return nil
+}
+
+// Asset is an uploaded brand file.
+type Asset struct {
+	ContentType string
+	SHA256      string
+	Data        []byte
+}
+
+// SaveLogo stores the logo and records its hash in the branding, in one transaction.
+func (db *DB) SaveLogo(ctx context.Context, contentType string, data []byte) (string, error) {
+	sum := sha256.Sum256(data)
+	sha := hex.EncodeToString(sum[:])
+	b, err := db.Branding(ctx)
+	if err != nil {
+		return "", err
+	}
+	b.LogoSHA = sha
+	raw, _ := json.Marshal(b)
+	err = db.tx(ctx, func(tx *sql.Tx) error {
+		now := db.now()
+		if _, err := tx.ExecContext(ctx, `INSERT INTO brand_assets (name, content_type, sha256, data, updated_at) VALUES ('logo', ?, ?, ?, ?)
+			ON CONFLICT (name) DO UPDATE SET content_type = excluded.content_type, sha256 = excluded.sha256, data = excluded.data,
+			updated_at = excluded.updated_at`, contentType, sha, data, now); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO settings (key, value, updated_at) VALUES ('branding', ?, ?)
+			ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`, string(raw), now)
+		return err
+	})
+	if err != nil {
+		return "", fmt.Errorf("store: save logo: %w", err)
+	}
+	return sha, nil
+}
+
+// Logo returns the uploaded logo.
+func (db *DB) Logo(ctx context.Context) (*Asset, error) {
+	var a Asset
+	err := db.db.QueryRowContext(ctx, `SELECT content_type, sha256, data FROM brand_assets WHERE name = 'logo'`).Scan(&a.ContentType, &a.SHA256, &a.Data)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: logo: %w", err)
+	}
+	return &a, nil
+}
