@@ -20,7 +20,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/mail"
+	netmail "net/mail"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -30,6 +30,7 @@ import (
 
 	"github.com/kirim-portal/portal/kirim"
 	"github.com/kirim-portal/portal/kirim/sandbox"
+	"github.com/kirim-portal/portal/mail"
 	"github.com/kirim-portal/portal/onboarding"
 	"github.com/kirim-portal/portal/static"
 	"github.com/kirim-portal/portal/store"
@@ -174,12 +175,31 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(addr st
 	if err != nil {
 		return err
 	}
+	ob := onboarding.New(db, kc, cfg.PublicURL, log)
 	wcfg := web.Config{PublicURL: cfg.PublicURL, TrustedProxies: cfg.trustedProxies(), Version: version}
 	if sb != nil {
 		wcfg.Sandbox = sb
 	}
-	srv := web.New(wcfg, web.Deps{DB: db, Kirim: kc, Onboarding: onboarding.New(db, kc, cfg.PublicURL, log),
-		Assets: assets, Keys: keys, Log: log})
+	mailCfg := onboarding.Mail{From: cfg.MailFrom, Renderer: web.EmailRenderer()}
+	if cfg.SMTPURL == "" {
+		mailCfg.DevOutbox, wcfg.DevOutbox = true, true
+		log.Warn("SMTP_URL is not set: emails are kept in the dev outbox at /admin/outbox and NOT sent")
+	} else {
+		smtp, err := mail.ParseURL(cfg.SMTPURL)
+		if err != nil {
+			return &configError{"SMTP_URL", err.Error()}
+		}
+		worker := &mail.Worker{DB: db, Sender: smtp, Log: log}
+		mailCfg.Wake, wcfg.WakeMail = worker.Wake, worker.Wake
+		wctx, stopWorker := context.WithCancel(context.WithoutCancel(ctx))
+		done := make(chan struct{})
+		go func() { worker.Run(wctx); close(done) }()
+		// Stop the worker after the web server, before the database closes.
+		defer func() { stopWorker(); <-done }()
+		log.Info("sending email through SMTP", "server", smtp.String())
+	}
+	ob.SetMail(mailCfg)
+	srv := web.New(wcfg, web.Deps{DB: db, Kirim: kc, Onboarding: ob, Assets: assets, Keys: keys, Log: log})
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -326,7 +346,7 @@ func userCommand(ctx context.Context, args []string, getenv func(string) string,
 		if err := fs.Parse(cfgArgs.own); err != nil {
 			return err
 		}
-		addr, err := mail.ParseAddress(*email)
+		addr, err := netmail.ParseAddress(*email)
 		if err != nil || addr.Address != strings.TrimSpace(*email) {
 			return usageError("user add: --email must be a plain email address")
 		}

@@ -17,7 +17,7 @@ type Worker struct {
 	DB     *store.DB
 	Sender Sender
 	Log    *slog.Logger
-	// FromName and From are the sender of every email.
+	// FromName and From are the sender of emails queued without one.
 	FromName, From string
 	// Concurrency bounds parallel SMTP sessions.
 	Concurrency int
@@ -110,7 +110,11 @@ func (w *Worker) Tick(ctx context.Context) (int, error) {
 func (w *Worker) deliver(ctx context.Context, e *store.Email) {
 	sctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	err := w.Sender.Send(sctx, Message{FromName: w.FromName, From: w.From, To: e.To, Subject: e.Subject,
+	fromName, from := e.FromName, e.From
+	if from == "" {
+		fromName, from = w.FromName, w.From
+	}
+	err := w.Sender.Send(sctx, Message{FromName: fromName, From: from, To: e.To, Subject: e.Subject,
 		HTML: e.HTML, Text: e.Text, MessageID: e.MessageID})
 	// Record the outcome even if ctx is ending: the send happened or not.
 	rctx := context.WithoutCancel(ctx)
@@ -136,4 +140,3 @@ func (w *Worker) deliver(ctx context.Context, e *store.Email) {
 		}
 	}
 }
-

@@ -52,6 +52,7 @@ type Service struct {
 	kirim     *kirim.Client
 	publicURL string
 	log       *slog.Logger
+	mail      Mail
 	now       func() time.Time
 }
 

@@ -87,3 +87,21 @@ func (db *DB) Events(ctx context.Context, customerID int64, before time.Time, be
 	}
 	return out, rows.Err()
 }
+
+// RecentEvent reports whether the customer has an event of that kind since the time.
+func (db *DB) RecentEvent(ctx context.Context, customerID int64, kind string, since time.Time) (bool, error) {
+	n, _, err := db.CountEvents(ctx, customerID, kind, since)
+	return n > 0, err
+}
+
+// CountEvents counts a customer's events of one kind since a time, and the latest one's time.
+func (db *DB) CountEvents(ctx context.Context, customerID int64, kind string, since time.Time) (int, *time.Time, error) {
+	var n int
+	var last nullTime
+	err := db.db.QueryRowContext(ctx, `SELECT count(*), max(created_at) FROM events WHERE customer_id = ? AND kind = ? AND created_at >= ?`,
+		customerID, kind, formatTime(since)).Scan(&n, &last)
+	if err != nil {
+		return 0, nil, fmt.Errorf("store: count events: %w", err)
+	}
+	return n, last.T, nil
+}

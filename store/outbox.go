@@ -23,6 +23,8 @@ type Email struct {
 	ID            int64
 	CustomerID    *int64
 	Kind          string
+	FromName      string
+	From          string
 	To            string
 	Subject       string
 	HTML          string
@@ -37,14 +39,14 @@ type Email struct {
 	UpdatedAt     time.Time
 }
 
-const emailColumns = `id, customer_id, kind, to_addr, subject, body_html, body_text, message_id, status, attempts,
+const emailColumns = `id, customer_id, kind, from_name, from_addr, to_addr, subject, body_html, body_text, message_id, status, attempts,
 	next_attempt_at, last_error, sent_at, created_at, updated_at`
 
 func scanEmail(row interface{ Scan(...any) error }) (*Email, error) {
 	var e Email
 	var lastErr sql.NullString
 	var sent nullTime
-	err := row.Scan(&e.ID, &e.CustomerID, &e.Kind, &e.To, &e.Subject, &e.HTML, &e.Text, &e.MessageID, &e.Status,
+	err := row.Scan(&e.ID, &e.CustomerID, &e.Kind, &e.FromName, &e.From, &e.To, &e.Subject, &e.HTML, &e.Text, &e.MessageID, &e.Status,
 		&e.Attempts, timeCol{&e.NextAttemptAt}, &lastErr, &sent, timeCol{&e.CreatedAt}, timeCol{&e.UpdatedAt})
 	if err != nil {
 		return nil, err
@@ -73,9 +75,9 @@ func (db *DB) queueEmail(ctx context.Context, tx *sql.Tx, e Email, ev Event) (in
 	if e.Status == "" {
 		e.Status = EmailQueued
 	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO outbox (customer_id, kind, to_addr, subject, body_html, body_text, message_id,
-		status, next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		e.CustomerID, e.Kind, e.To, e.Subject, e.HTML, e.Text, e.MessageID, e.Status, now, now, now)
+	res, err := tx.ExecContext(ctx, `INSERT INTO outbox (customer_id, kind, from_name, from_addr, to_addr, subject, body_html,
+		body_text, message_id, status, next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		e.CustomerID, e.Kind, e.FromName, e.From, e.To, e.Subject, e.HTML, e.Text, e.MessageID, e.Status, now, now, now)
 	if err != nil {
 		return 0, err
 	}

@@ -189,14 +189,29 @@ func (s *Server) formFailure(c *fiber.Ctx, title string, f views.CustomerForm, e
 func (s *Server) createCustomer(c *fiber.Ctx) error {
 	in := customerInput(c)
 	intent := c.FormValue("intent")
+	send := c.FormValue("send_email") == "1"
+	if send && strings.TrimSpace(in.Email) == "" {
+		err := &onboarding.InvalidError{Fields: onboarding.FieldErrors{"email": "Enter an email address to send the setup link to."}}
+		f := formOf(in)
+		f.Action, f.Intent, f.Cancel, f.SendEmail = "/admin/customers", intent, "/admin/customers", send
+		return s.formFailure(c, "New customer", f, err)
+	}
 	cu, err := s.ob.CreateCustomer(c.UserContext(), in, intent, actor(c))
 	if err != nil {
 		in.Normalize()
 		f := formOf(in)
-		f.Action, f.Intent, f.Cancel = "/admin/customers", intent, "/admin/customers"
+		f.Action, f.Intent, f.Cancel, f.SendEmail = "/admin/customers", intent, "/admin/customers", send
 		return s.formFailure(c, "New customer", f, err)
 	}
-	s.flash(c, "ok", "Customer "+cu.Name+" created.")
+	msg := "Customer " + cu.Name + " created."
+	if send {
+		if _, err := s.ob.SendLinkEmail(c.UserContext(), cu.ID, false, actor(c)); err != nil {
+			s.flash(c, "error", msg+" The setup link email could not be sent: "+actionProblem(err))
+			return redirect(c, "/admin/customers/"+strconv.FormatInt(cu.ID, 10))
+		}
+		msg += " Setup link email queued."
+	}
+	s.flash(c, "ok", msg)
 	return redirect(c, "/admin/customers/"+strconv.FormatInt(cu.ID, 10))
 }
 
@@ -258,6 +273,11 @@ func (s *Server) showCustomer(c *fiber.Ctx) error {
 			v.LandingURL = s.ob.LandingURL(token)
 		}
 	}
+	emails, err := s.db.Emails(ctx, cu.ID, 50)
+	if err != nil {
+		return err
+	}
+	v.Emails = s.emailRows(c, emails)
 	for _, e := range events {
 		v.Events = append(v.Events, views.EventRow{Kind: e.Kind, Actor: e.Actor, Detail: eventDetail(e), At: e.CreatedAt})
 	}
@@ -329,6 +349,8 @@ func actionProblem(err error) string {
 	switch {
 	case errors.Is(err, onboarding.ErrArchived):
 		return "This customer is archived."
+	case errors.Is(err, onboarding.ErrNoEmail):
+		return "This customer has no email address: add one first."
 	case errors.Is(err, onboarding.ErrLinkNotActive):
 		return "That link is no longer active (it was used, revoked or has expired); the list now shows its state."
 	case errors.As(err, &inv):
@@ -361,6 +383,10 @@ var (
 	}
 	revokeLink = func(s *Server, c *fiber.Ctx, id int64) error {
 		return s.ob.RevokeLink(c.UserContext(), id, linkID(c), actor(c))
+	}
+	sendLinkEmail = func(s *Server, c *fiber.Ctx, id int64) error {
+		_, err := s.ob.SendLinkEmail(c.UserContext(), id, c.FormValue("fresh") == "1", actor(c))
+		return err
 	}
 	updateRedirects = func(s *Server, c *fiber.Ctx, id int64) error {
 		return s.ob.UpdateLinkRedirects(c.UserContext(), id, linkID(c), strings.TrimSpace(c.FormValue("success_redirect_url")),

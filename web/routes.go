@@ -22,8 +22,15 @@ func (s *Server) routes() {
 	// written once, after the handler.
 	app.Use(s.writeSession, s.checkCSRF)
 
-	// Public pages.
+	// Public pages. The end-customer's pages are reached by unguessable tokens, never
+	// cached or indexed, and rate-limited per IP.
 	app.Get("/", s.home)
+	app.Get("/brand/theme.css", s.theme)
+	app.Get("/brand/logo", s.logo)
+	onboard := app.Group("/onboard", publicHeaders, s.publicLimit())
+	onboard.Get("/:token", s.landing)
+	onboard.Get("/:token/connect", s.connect)
+	onboard.Post("/:token/fresh", s.freshLink)
 
 	// Staff sign-in, and the first-run link that creates the first staff account.
 	app.Get("/login", s.loginPage)
@@ -49,6 +56,16 @@ func (s *Server) routes() {
 	admin.Post("/customers/:id<int>/links", s.customerAction("New setup link generated.", issueLink))
 	admin.Post("/customers/:id<int>/links/:link<int>/revoke", s.customerAction("Link revoked.", revokeLink))
 	admin.Post("/customers/:id<int>/links/:link<int>/redirects", s.customerAction("Redirect URLs saved.", updateRedirects))
+	admin.Post("/customers/:id<int>/email", s.customerAction("Setup link email queued.", sendLinkEmail))
+	admin.Get("/outbox", s.outbox)
+	admin.Get("/outbox/:id<int>", s.showEmail)
+	admin.Get("/outbox/:id<int>/html", s.emailHTML)
+	admin.Post("/outbox/:id<int>/resend", s.resendEmail)
+	admin.Get("/settings/branding", s.brandingPage)
+	admin.Post("/settings/branding", s.saveBranding)
+	admin.Post("/settings/branding/logo", s.uploadLogo)
+	admin.Get("/settings/branding/preview/email", s.previewEmail)
+	admin.Get("/settings/branding/preview/landing", s.previewLanding)
 
 	// The built-in Kirim sandbox (only without a Kirim API key): its hosted signup page
 	// must be reachable by the end-customer's browser.

@@ -30,6 +30,10 @@ type Config struct {
 	Sandbox http.Handler
 	// Version is shown in logs and the footer.
 	Version string
+	// DevOutbox is true when no SMTP server is set: emails are held, not sent.
+	DevOutbox bool
+	// WakeMail tells the mail worker that an email is waiting.
+	WakeMail func()
 }
 
 // Deps are the services the handlers use.

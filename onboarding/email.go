@@ -1,0 +1,302 @@
+package onboarding
+
+import (
+	"context"
+	"errors"
+	"net/mail"
+	"strings"
+	"time"
+
+	"github.com/kirim-portal/portal/kirim"
+	"github.com/kirim-portal/portal/store"
+	"github.com/kirim-portal/portal/store/secret"
+)
+
+// Errors of the email and landing workflows.
+var (
+	ErrNoEmail     = errors.New("onboarding: the customer has no email address")
+	ErrTooSoon     = errors.New("onboarding: a fresh link was sent moments ago")
+	ErrLinkUsable  = errors.New("onboarding: the link is still active")
+	ErrLinkUsedUp  = errors.New("onboarding: the link was already used")
+)
+
+// SetupEmail is what the setup-link email says; Renderer turns it into a message.
+type SetupEmail struct {
+	Locale      string
+	Customer    string
+	LandingURL  string
+	ExpiresAt   time.Time
+	Branding    store.Branding
+	LogoURL     string
+	SupportLine string
+}
+
+// Renderer renders emails (web/ adapts the templ views to it).
+type Renderer interface {
+	SetupEmail(ctx context.Context, e SetupEmail) (subject, html, text string, err error)
+}
+
+// Mail configures sending.
+type Mail struct {
+	// From is the sender address when the branding sets none.
+	From string
+	// DevOutbox keeps emails in the outbox, marked held, instead of sending them.
+	DevOutbox bool
+	// Wake tells the mail worker an email is waiting.
+	Wake func()
+	// Renderer renders the emails.
+	Renderer Renderer
+}
+
+// SetMail configures email for the workflows.
+func (s *Service) SetMail(m Mail) { s.mail = m }
+
+// Sender returns the sender name and address of emails.
+func (s *Service) Sender(b store.Branding) (name, addr string) {
+	name, addr = b.SenderName, b.SenderAddress
+	if addr == "" {
+		addr = s.mail.From
+	}
+	if addr == "" {
+		addr = "onboarding@" + s.host()
+	}
+	if a, err := mail.ParseAddress(addr); err == nil {
+		addr = a.Address
+		if name == "" {
+			name = a.Name
+		}
+	}
+	if name == "" {
+		name = b.ProductName
+	}
+	return name, addr
+}
+
+func (s *Service) host() string {
+	h := strings.TrimPrefix(strings.TrimPrefix(s.publicURL, "https://"), "http://")
+	if i := strings.IndexAny(h, ":/"); i >= 0 {
+		h = h[:i]
+	}
+	if !strings.Contains(h, ".") {
+		h += ".localdomain"
+	}
+	return h
+}
+
+// LogoURL is the public URL of the uploaded logo, versioned by its hash.
+func (s *Service) LogoURL(b store.Branding) string {
+	if b.LogoSHA == "" {
+		return ""
+	}
+	return s.publicURL + "/brand/logo?v=" + b.LogoSHA[:12]
+}
+
+// activeLink returns the customer's newest link that is active now, if any.
+func (s *Service) activeLink(ctx context.Context, customerID int64) (*store.SetupLink, error) {
+	links, err := s.db.SetupLinks(ctx, customerID)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	for _, l := range links {
+		if LinkStatus(l, now) == kirim.LinkActive {
+			return l, nil
+		}
+	}
+	return nil, nil
+}
+
+// SendLinkEmail emails the customer their landing link, generating a link first when
+// fresh is asked for or none is active. The email is queued in the same transaction as
+// its event, and sent by the mail worker (or held in the dev outbox).
+func (s *Service) SendLinkEmail(ctx context.Context, customerID int64, fresh bool, actor string) (*store.Email, error) {
+	c, err := s.db.CustomerByID(ctx, customerID)
+	if err != nil {
+		return nil, err
+	}
+	if c.Status == kirim.CustomerArchived {
+		return nil, ErrArchived
+	}
+	if c.Email == "" {
+		return nil, ErrNoEmail
+	}
+	b, err := s.db.Branding(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var link *store.SetupLink
+	if !fresh {
+		if link, err = s.activeLink(ctx, customerID); err != nil {
+			return nil, err
+		}
+	}
+	if link == nil {
+		hours := b.DefaultLinkHours
+		if hours < 1 || hours > 720 {
+			hours = DefaultLinkHours
+		}
+		if link, err = s.IssueLink(ctx, customerID, hours, actor); err != nil {
+			return nil, err
+		}
+	}
+	token, err := s.db.LandingToken(ctx, link.ID)
+	if err != nil {
+		return nil, err
+	}
+	support := b.SupportEmail
+	if support == "" {
+		support = b.SupportURL
+	}
+	subject, html, text, err := s.mail.Renderer.SetupEmail(ctx, SetupEmail{Locale: c.Locale, Customer: c.Name,
+		LandingURL: s.LandingURL(token), ExpiresAt: link.ExpiresAt, Branding: b, LogoURL: s.LogoURL(b), SupportLine: support})
+	if err != nil {
+		return nil, err
+	}
+	status := store.EmailQueued
+	if s.mail.DevOutbox {
+		status = store.EmailHeld
+	}
+	fromName, from := s.Sender(b)
+	domain := from[strings.LastIndex(from, "@")+1:]
+	e, err := s.db.QueueEmail(ctx, store.Email{CustomerID: &c.ID, Kind: "setup_link", FromName: fromName, From: from, To: c.Email, Subject: subject,
+		HTML: html, Text: text, MessageID: "<setup." + secret.NewToken(12) + "@" + domain + ">", Status: status},
+		store.Event{Kind: "email.queued", Actor: actor, Detail: map[string]any{"to": c.Email, "link": link.KirimID}})
+	if err != nil {
+		return nil, err
+	}
+	if err := s.advance(ctx, c, StageLinkSent); err != nil {
+		return nil, err
+	}
+	if s.mail.Wake != nil && !s.mail.DevOutbox {
+		s.mail.Wake()
+	}
+	return e, nil
+}
+
+// Landing is what the landing page needs to know about a token.
+type Landing struct {
+	Customer *store.Customer
+	Link     *store.SetupLink
+	// Status is the link's status now: active, consumed, expired or revoked.
+	Status   string
+	Branding store.Branding
+}
+
+// OpenLanding resolves a landing token and records the visit. An unknown token, or one
+// of an archived customer, is ErrNotFound.
+func (s *Service) OpenLanding(ctx context.Context, token string) (*Landing, error) {
+	l, err := s.db.SetupLinkByLandingToken(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	c, err := s.db.CustomerByID(ctx, l.CustomerID)
+	if err != nil {
+		return nil, err
+	}
+	if c.Status == kirim.CustomerArchived {
+		return nil, ErrNotFound
+	}
+	if LinkStatus(l, s.now()) == kirim.LinkActive {
+		// The mirror may lag (a link used moments ago): ask Kirim, but a Kirim outage
+		// must not keep the customer from the page.
+		if err := s.RefreshLinks(ctx, c.ID); err == nil {
+			if fresh, err := s.db.SetupLinkByID(ctx, l.ID); err == nil {
+				l = fresh
+			}
+		}
+	}
+	b, err := s.db.Branding(ctx)
+	if err != nil {
+		return nil, err
+	}
+	land := &Landing{Customer: c, Link: l, Status: LinkStatus(l, s.now()), Branding: b}
+	recent, err := s.db.RecentEvent(ctx, c.ID, "landing.opened", s.now().Add(-10*time.Minute))
+	if err != nil {
+		return nil, err
+	}
+	if !recent { // a reload is not a new visit
+		if _, err := s.db.AddEvent(ctx, store.Event{CustomerID: &c.ID, Kind: "landing.opened", Actor: "customer",
+			Detail: map[string]any{"link": l.KirimID, "link_status": land.Status}}); err != nil {
+			return nil, err
+		}
+		if land.Status == kirim.LinkActive {
+			if err := s.advance(ctx, c, StageOpened); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return land, nil
+}
+
+// Connect records the click on "Connect WhatsApp" and returns Kirim's setup URL to send
+// the browser to. Only an active link has one to give.
+func (s *Service) Connect(ctx context.Context, token string) (string, error) {
+	l, err := s.db.SetupLinkByLandingToken(ctx, token)
+	if err != nil {
+		return "", err
+	}
+	c, err := s.db.CustomerByID(ctx, l.CustomerID)
+	if err != nil {
+		return "", err
+	}
+	if c.Status == kirim.CustomerArchived {
+		return "", ErrNotFound
+	}
+	if LinkStatus(l, s.now()) != kirim.LinkActive {
+		return "", ErrLinkNotActive
+	}
+	url, err := s.db.SetupURL(ctx, l.ID)
+	if err != nil {
+		return "", err
+	}
+	if _, err := s.db.AddEvent(ctx, store.Event{CustomerID: &c.ID, Kind: "landing.clicked", Actor: "customer",
+		Detail: map[string]any{"link": l.KirimID}}); err != nil {
+		return "", err
+	}
+	if err := s.advance(ctx, c, StageStarted); err != nil {
+		return "", err
+	}
+	return url, nil
+}
+
+// Fresh-link limits: a customer may ask for a new link once every few minutes, a few
+// times a day; staff can always send more.
+const (
+	freshLinkGap    = 5 * time.Minute
+	freshLinkPerDay = 3
+)
+
+// RequestFreshLink is the customer's "send me a fresh link" on the landing page of an
+// expired or revoked link: a new Kirim link, emailed to the address on file.
+func (s *Service) RequestFreshLink(ctx context.Context, token string) error {
+	l, err := s.db.SetupLinkByLandingToken(ctx, token)
+	if err != nil {
+		return err
+	}
+	c, err := s.db.CustomerByID(ctx, l.CustomerID)
+	if err != nil {
+		return err
+	}
+	switch LinkStatus(l, s.now()) {
+	case kirim.LinkActive:
+		return ErrLinkUsable
+	case kirim.LinkConsumed:
+		return ErrLinkUsedUp
+	}
+	if c.Email == "" {
+		return ErrNoEmail
+	}
+	n, last, err := s.db.CountEvents(ctx, c.ID, "link.fresh_requested", s.now().Add(-24*time.Hour))
+	if err != nil {
+		return err
+	}
+	if n >= freshLinkPerDay || (last != nil && s.now().Sub(*last) < freshLinkGap) {
+		return ErrTooSoon
+	}
+	if _, err := s.db.AddEvent(ctx, store.Event{CustomerID: &c.ID, Kind: "link.fresh_requested", Actor: "customer",
+		Detail: map[string]any{"link": l.KirimID}}); err != nil {
+		return err
+	}
+	_, err = s.SendLinkEmail(ctx, c.ID, true, "customer")
+	return err
+}

@@ -1,0 +1,112 @@
+package views
+
+import (
+	"fmt"
+	"time"
+)
+
+// messages holds the words of the pages and emails end-customers see, in English and
+// Bahasa Indonesia. Staff pages are in English only.
+var messages = map[string]map[string]string{
+	"en": {
+		"subject":         "Connect your WhatsApp number to %s",
+		"hi":              "Hi %s,",
+		"intro":           "%s uses WhatsApp to talk with your customers. Connect your WhatsApp Business number in a few minutes: it is done on Meta's own secure page.",
+		"what_you_need":   "What you need",
+		"need_facebook":   "A Facebook login, to manage your business on Meta.",
+		"need_phone":      "A phone number that can receive a verification code by SMS or call.",
+		"need_time":       "About five minutes.",
+		"button":          "Connect WhatsApp",
+		"expires":         "This link works until %s.",
+		"help":            "Questions? Contact %s.",
+		"ignore":          "If you did not expect this email, you can ignore it.",
+		"button_fallback": "If the button does not work, open this address in your browser:",
+		"landing_title":   "Connect WhatsApp",
+		"landing_hello":   "Welcome, %s",
+		"landing_lead":    "Connect your WhatsApp Business number to %s. It takes about five minutes on Meta's secure page; you will come back here when it is done.",
+		"steps":           "How it works",
+		"step1":           "Press “Connect WhatsApp” and sign in with Facebook.",
+		"step2":           "Choose or create your business, then enter the phone number to connect.",
+		"step3":           "Confirm the number with the code Meta sends by SMS or call.",
+		"tips":            "Avoid the usual snags",
+		"tip_existing":    "A number already used in the WhatsApp or WhatsApp Business app must be removed from that app first (delete the account in the app's settings).",
+		"tip_display":     "Do not choose “display name only”: connect the full phone number.",
+		"tip_code":        "Keep the phone at hand: the verification code expires within minutes.",
+		"connected_title": "Already connected",
+		"connected_body":  "This link was already used: your WhatsApp number is connected to %s. Nothing more to do.",
+		"expired_title":   "This link has expired",
+		"revoked_title":   "This link is no longer valid",
+		"expired_body":    "Setup links work for a limited time. Ask for a fresh one and we will email it to the address we have on file.",
+		"fresh_button":    "Send me a fresh link",
+		"fresh_sent":      "A fresh link is on its way to your email. Check your inbox (and spam folder) in a minute.",
+		"fresh_too_soon":  "A fresh link was sent moments ago. Please check your email, or try again later.",
+		"fresh_no_email":  "We have no email address for you. Please contact %s for a new link.",
+		"notfound_title":  "Link not found",
+		"notfound_body":   "This link is not valid or has expired. Please use the newest link you received, or contact the sender.",
+		"contact_us":      "us",
+	},
+	"id": {
+		"subject":         "Hubungkan nomor WhatsApp Anda ke %s",
+		"hi":              "Halo %s,",
+		"intro":           "%s menggunakan WhatsApp untuk berbicara dengan pelanggan Anda. Hubungkan nomor WhatsApp Business Anda dalam beberapa menit, langsung di halaman aman milik Meta.",
+		"what_you_need":   "Yang Anda perlukan",
+		"need_facebook":   "Akun Facebook, untuk mengelola bisnis Anda di Meta.",
+		"need_phone":      "Nomor telepon yang dapat menerima kode verifikasi lewat SMS atau panggilan.",
+		"need_time":       "Sekitar lima menit.",
+		"button":          "Hubungkan WhatsApp",
+		"expires":         "Tautan ini berlaku sampai %s.",
+		"help":            "Ada pertanyaan? Hubungi %s.",
+		"ignore":          "Jika Anda tidak mengharapkan email ini, abaikan saja.",
+		"button_fallback": "Jika tombol tidak berfungsi, buka alamat ini di browser Anda:",
+		"landing_title":   "Hubungkan WhatsApp",
+		"landing_hello":   "Selamat datang, %s",
+		"landing_lead":    "Hubungkan nomor WhatsApp Business Anda ke %s. Prosesnya sekitar lima menit di halaman aman Meta; Anda akan kembali ke sini setelah selesai.",
+		"steps":           "Cara kerjanya",
+		"step1":           "Tekan “Hubungkan WhatsApp” lalu masuk dengan Facebook.",
+		"step2":           "Pilih atau buat bisnis Anda, lalu masukkan nomor telepon yang akan dihubungkan.",
+		"step3":           "Konfirmasi nomor dengan kode yang dikirim Meta lewat SMS atau panggilan.",
+		"tips":            "Hindari kendala umum",
+		"tip_existing":    "Nomor yang sudah dipakai di aplikasi WhatsApp atau WhatsApp Business harus dihapus dulu dari aplikasi tersebut (hapus akun di pengaturan aplikasi).",
+		"tip_display":     "Jangan pilih “hanya nama tampilan”: hubungkan nomor telepon lengkap.",
+		"tip_code":        "Siapkan ponsel Anda: kode verifikasi kedaluwarsa dalam beberapa menit.",
+		"connected_title": "Sudah terhubung",
+		"connected_body":  "Tautan ini sudah digunakan: nomor WhatsApp Anda sudah terhubung ke %s. Tidak ada lagi yang perlu dilakukan.",
+		"expired_title":   "Tautan ini sudah kedaluwarsa",
+		"revoked_title":   "Tautan ini tidak berlaku lagi",
+		"expired_body":    "Tautan penyiapan berlaku untuk waktu terbatas. Minta tautan baru dan kami akan mengirimkannya ke email yang terdaftar.",
+		"fresh_button":    "Kirimi saya tautan baru",
+		"fresh_sent":      "Tautan baru sedang dikirim ke email Anda. Periksa kotak masuk (dan folder spam) dalam satu menit.",
+		"fresh_too_soon":  "Tautan baru baru saja dikirim. Silakan periksa email Anda, atau coba lagi nanti.",
+		"fresh_no_email":  "Kami tidak memiliki alamat email Anda. Silakan hubungi %s untuk tautan baru.",
+		"notfound_title":  "Tautan tidak ditemukan",
+		"notfound_body":   "Tautan ini tidak valid atau sudah kedaluwarsa. Gunakan tautan terbaru yang Anda terima, atau hubungi pengirimnya.",
+		"contact_us":      "kami",
+	},
+}
+
+// T returns the message key in the locale (English when unknown), formatted with args.
+func T(locale, key string, args ...any) string {
+	m, ok := messages[locale]
+	if !ok {
+		m = messages["en"]
+	}
+	s, ok := m[key]
+	if !ok {
+		s = messages["en"][key]
+	}
+	if len(args) > 0 {
+		return fmt.Sprintf(s, args...)
+	}
+	return s
+}
+
+var monthsID = []string{"Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus", "September", "Oktober", "November", "Desember"}
+
+// LongDate writes a date the way the locale reads it.
+func LongDate(locale string, t time.Time) string {
+	t = t.UTC()
+	if locale == "id" {
+		return fmt.Sprintf("%d %s %d, %02d.%02d UTC", t.Day(), monthsID[t.Month()-1], t.Year(), t.Hour(), t.Minute())
+	}
+	return t.Format("2 January 2006, 15:04 UTC")
+}

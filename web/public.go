@@ -1,0 +1,145 @@
+package web
+
+import (
+	"errors"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/limiter"
+
+	"github.com/kirim-portal/portal/onboarding"
+	"github.com/kirim-portal/portal/store"
+	"github.com/kirim-portal/portal/views"
+)
+
+// publicHeaders are for the end-customer's token pages: never cached, never indexed,
+// and no Referer leaks the token to the next site.
+func publicHeaders(c *fiber.Ctx) error {
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	c.Set(fiber.HeaderReferrerPolicy, "no-referrer")
+	c.Set("X-Robots-Tag", "noindex, nofollow")
+	return c.Next()
+}
+
+// publicLimit rate-limits the token pages per client IP.
+func (s *Server) publicLimit() fiber.Handler {
+	return limiter.New(limiter.Config{
+		Max:        60,
+		Expiration: time.Minute,
+		KeyGenerator: func(c *fiber.Ctx) string {
+			return c.IP()
+		},
+		LimitReached: func(c *fiber.Ctx) error { return fiber.ErrTooManyRequests },
+	})
+}
+
+// publicPage is the layout model of pages in the platform's branding.
+func (s *Server) publicPage(c *fiber.Ctx, b store.Branding, title, locale string) views.Page {
+	p := s.page(c, title)
+	p.Lang, p.Product = locale, b.ProductName
+	p.Theme = "/brand/theme.css?v=" + themeVersion(b)
+	if b.LogoSHA != "" {
+		p.Logo = "/brand/logo?v=" + b.LogoSHA[:12]
+	}
+	return p
+}
+
+func (s *Server) landingNotFound(c *fiber.Ctx) error {
+	b, _ := s.db.Branding(c.UserContext())
+	c.Status(fiber.StatusNotFound)
+	return s.render(c, views.LandingNotFound(s.publicPage(c, b, views.T("en", "notfound_title"), "en"), "en"))
+}
+
+func (s *Server) landingView(c *fiber.Ctx, land *onboarding.Landing) (views.Page, views.LandingView) {
+	locale := land.Customer.Locale
+	p := s.publicPage(c, land.Branding, views.T(locale, "landing_title"), locale)
+	p.CSRF = s.csrfToken(c)
+	support := land.Branding.SupportEmail
+	if support == "" {
+		support = land.Branding.SupportURL
+	}
+	return p, views.LandingView{Locale: locale, Product: land.Branding.ProductName, Customer: land.Customer.Name,
+		Status: land.Status, Token: c.Params("token"), HasEmail: land.Customer.Email != "", Support: support}
+}
+
+// landing is the page the setup email links to.
+func (s *Server) landing(c *fiber.Ctx) error {
+	land, err := s.ob.OpenLanding(c.UserContext(), c.Params("token"))
+	if errors.Is(err, store.ErrNotFound) {
+		return s.landingNotFound(c)
+	}
+	if err != nil {
+		return err
+	}
+	p, v := s.landingView(c, land)
+	if land.Status == "expired" || land.Status == "revoked" {
+		// The same status as an unknown token: the page helps the customer, the status
+		// tells an outsider nothing.
+		c.Status(fiber.StatusNotFound)
+	}
+	if msg, _ := s.session(c).Values["landing_notice"].(string); msg != "" {
+		v.Notice, v.NoticeKind = msg, "ok"
+		if kind, _ := s.session(c).Values["landing_notice_kind"].(string); kind != "" {
+			v.NoticeKind = kind
+		}
+		delete(s.session(c).Values, "landing_notice")
+		delete(s.session(c).Values, "landing_notice_kind")
+		s.saveSession(c)
+	}
+	return s.render(c, views.LandingPage(p, v))
+}
+
+// connect records the click and sends the browser on to Kirim's setup URL.
+func (s *Server) connect(c *fiber.Ctx) error {
+	url, err := s.ob.Connect(c.UserContext(), c.Params("token"))
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return s.landingNotFound(c)
+	case errors.Is(err, onboarding.ErrLinkNotActive):
+		return c.Redirect("/onboard/"+c.Params("token"), fiber.StatusSeeOther)
+	case err != nil:
+		return err
+	}
+	return c.Redirect(url, fiber.StatusSeeOther)
+}
+
+// freshLink is "send me a fresh link" on the page of an expired or revoked link.
+func (s *Server) freshLink(c *fiber.Ctx) error {
+	token := c.Params("token")
+	err := s.ob.RequestFreshLink(c.UserContext(), token)
+	if errors.Is(err, store.ErrNotFound) {
+		return s.landingNotFound(c)
+	}
+	l, lerr := s.db.SetupLinkByLandingToken(c.UserContext(), token)
+	if lerr != nil {
+		return lerr
+	}
+	cu, cerr := s.db.CustomerByID(c.UserContext(), l.CustomerID)
+	if cerr != nil {
+		return cerr
+	}
+	b, _ := s.db.Branding(c.UserContext())
+	support := b.SupportEmail
+	if support == "" {
+		support = views.T(cu.Locale, "contact_us")
+	}
+	kind, msg := "ok", views.T(cu.Locale, "fresh_sent")
+	switch {
+	case err == nil:
+	case errors.Is(err, onboarding.ErrTooSoon):
+		kind, msg = "error", views.T(cu.Locale, "fresh_too_soon")
+	case errors.Is(err, onboarding.ErrNoEmail):
+		kind, msg = "error", views.T(cu.Locale, "fresh_no_email", support)
+	case errors.Is(err, onboarding.ErrLinkUsable), errors.Is(err, onboarding.ErrLinkUsedUp):
+		kind, msg = "", ""
+	default:
+		s.log.Error("fresh link failed", "customer", cu.ID, "err", err)
+		kind, msg = "error", views.T(cu.Locale, "help", support)
+	}
+	if msg != "" {
+		sess := s.session(c)
+		sess.Values["landing_notice"], sess.Values["landing_notice_kind"] = msg, kind
+		s.saveSession(c)
+	}
+	return c.Redirect("/onboard/"+token, fiber.StatusSeeOther)
+}
