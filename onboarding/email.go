@@ -14,10 +14,10 @@ import (
 
 // Errors of the email and landing workflows.
 var (
-	ErrNoEmail     = errors.New("onboarding: the customer has no email address")
-	ErrTooSoon     = errors.New("onboarding: a fresh link was sent moments ago")
-	ErrLinkUsable  = errors.New("onboarding: the link is still active")
-	ErrLinkUsedUp  = errors.New("onboarding: the link was already used")
+	ErrNoEmail    = errors.New("onboarding: the customer has no email address")
+	ErrTooSoon    = errors.New("onboarding: a fresh link was sent moments ago")
+	ErrLinkUsable = errors.New("onboarding: the link is still active")
+	ErrLinkUsedUp = errors.New("onboarding: the link was already used")
 )
 
 // SetupEmail is what the setup-link email says; Renderer turns it into a message.

@@ -59,7 +59,9 @@ type Service struct {
 // New returns the workflows over a store and a Kirim client. publicURL is where
 // browsers reach the portal (redirect URLs given to Kirim, landing links).
 func New(db *store.DB, kc *kirim.Client, publicURL string, log *slog.Logger) *Service {
-	return &Service{db: db, kirim: kc, publicURL: strings.TrimRight(publicURL, "/"), log: log, now: time.Now}
+	s := &Service{db: db, kirim: kc, publicURL: strings.TrimRight(publicURL, "/"), log: log}
+	s.now = func() time.Time { return db.Now() } // one clock with the store, for tests
+	return s
 }
 
 // FieldErrors maps form fields to what is wrong with them.

@@ -1,9 +1,11 @@
 package web
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"log/slog"
+	"mime/multipart"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
@@ -12,12 +14,15 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/kirim-portal/portal/kirim"
 	"github.com/kirim-portal/portal/kirim/kirimtest"
 	"github.com/kirim-portal/portal/kirim/sandbox"
+	"github.com/kirim-portal/portal/mail"
+	"github.com/kirim-portal/portal/mail/mailtest"
 	"github.com/kirim-portal/portal/onboarding"
 	"github.com/kirim-portal/portal/static"
 	"github.com/kirim-portal/portal/store"
@@ -28,6 +33,8 @@ import (
 // sandbox behind a real HTTP server (its traffic checked against the contract).
 type harness struct {
 	t      testing.TB
+	clock  *testClock
+	mp     *mailtest.Mailpit
 	URL    string
 	db     *store.DB
 	dbPath string
@@ -50,9 +57,36 @@ func (p *kirimProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.sb.ServeHTTP(w, r)
 }
 
-func newHarness(t testing.TB) *harness {
+// testClock is the one clock of the portal and the sandbox, so tests can let links expire.
+type testClock struct {
+	mu     sync.Mutex
+	offset time.Duration
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.offset)
+}
+
+// advance moves the portal's and Kirim's clocks forward.
+func (h *harness) advance(d time.Duration) {
+	h.clock.mu.Lock()
+	h.clock.offset += d
+	h.clock.mu.Unlock()
+}
+
+type harnessOption func(*harness)
+
+// withMailpit sends email through a real SMTP server (Mailpit) instead of holding it.
+func withMailpit(h *harness) { h.mp = mailtest.Start(h.t) }
+
+func newHarness(t testing.TB, opts ...harnessOption) *harness {
 	t.Helper()
-	h := &harness{t: t, logs: &syncBuffer{}}
+	h := &harness{t: t, logs: &syncBuffer{}, clock: &testClock{}}
+	for _, o := range opts {
+		o(h)
+	}
 	ctx := context.Background()
 	master := must(secret.ParseKey(secret.GenerateKey()))
 	keys := must(secret.NewKeyring(master))
@@ -62,7 +96,8 @@ func newHarness(t testing.TB) *harness {
 		t.Fatal(err)
 	}
 	h.db = db
-	sb, err := sandbox.New(sandbox.Options{APIKey: "kdv_live_test"})
+	db.Now = h.clock.Now
+	sb, err := sandbox.New(sandbox.Options{APIKey: "kdv_live_test", Now: h.clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,11 +113,27 @@ func newHarness(t testing.TB) *harness {
 	}
 	h.URL = "http://" + ln.Addr().String()
 	log := slog.New(slog.NewTextHandler(h.logs, nil))
-	h.srv = New(Config{PublicURL: h.URL}, Deps{DB: db, Kirim: kc, Onboarding: onboarding.New(db, kc, h.URL, log),
-		Assets: must(static.Load()), Keys: keys, Log: log})
+	ob := onboarding.New(db, kc, h.URL, log)
+	cfg := Config{PublicURL: h.URL}
+	mcfg := onboarding.Mail{From: "Platform <onboarding@platform.test>", Renderer: EmailRenderer()}
+	stopWorker := func() {}
+	if h.mp != nil {
+		smtp := must(mail.ParseURL(h.mp.URL()))
+		w := &mail.Worker{DB: db, Sender: smtp, Log: log, Poll: 50 * time.Millisecond}
+		mcfg.Wake, cfg.WakeMail = w.Wake, w.Wake
+		wctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { w.Run(wctx); close(done) }()
+		stopWorker = func() { cancel(); <-done }
+	} else {
+		mcfg.DevOutbox, cfg.DevOutbox = true, true
+	}
+	ob.SetMail(mcfg)
+	h.srv = New(cfg, Deps{DB: db, Kirim: kc, Onboarding: ob, Assets: must(static.Load()), Keys: keys, Log: log})
 	go h.srv.Serve(ln)
 	t.Cleanup(func() {
 		h.srv.Shutdown(context.Background())
+		stopWorker()
 		h.kirim.Close()
 		sb.Close()
 		db.Close()
@@ -192,4 +243,17 @@ func faultStatus(status int) func(w http.ResponseWriter, r *http.Request) bool {
 		w.WriteHeader(status)
 		return true
 	}
+}
+
+// upload posts a multipart form with one file and the CSRF token.
+func (b *browser) upload(path, field, name string, data []byte) (*http.Response, string) {
+	var buf bytes.Buffer
+	w := multipart.NewWriter(&buf)
+	w.WriteField("_csrf", b.csrf)
+	fw, _ := w.CreateFormFile(field, name)
+	fw.Write(data)
+	w.Close()
+	req, _ := http.NewRequest("POST", b.h.URL+path, &buf)
+	req.Header.Set("Content-Type", w.FormDataContentType())
+	return b.do(req)
 }

@@ -58,11 +58,16 @@ func Start(t testing.TB) *Mailpit {
 		}
 		t.Skipf("mailpit is not installed; run scripts/install-e2e-deps.sh: %v", err)
 	}
-	m := &Mailpit{t: t, bin: bin, SMTPAddr: freePort()}
-	m.API = "http://" + freePort()
+	m := New(t, bin)
 	m.Start()
 	t.Cleanup(m.Stop)
 	return m
+}
+
+// New prepares a Mailpit on free ports without starting it; t reports its failures (a
+// TestMain passes a stand-in).
+func New(t testing.TB, bin string) *Mailpit {
+	return &Mailpit{t: t, bin: bin, SMTPAddr: freePort(), API: "http://" + freePort()}
 }
 
 // Start (re)starts the server on the same ports.
