@@ -35,7 +35,6 @@ func DefaultBranding() Branding {
 		ProductName:      "Kirim Portal",
 		PrimaryColor:     "#0B6E4F",
 		AccentColor:      "#F2A541",
-		SenderName:       "Kirim Portal",
 		DefaultLinkHours: 168,
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -73,23 +74,37 @@ func New(t testing.TB, bin string) *Mailpit {
 // Start (re)starts the server on the same ports.
 func (m *Mailpit) Start() {
 	m.t.Helper()
+	if err := m.Run(); err != nil {
+		m.t.Fatal(err)
+	}
+}
+
+// Run starts the server and waits until it answers (for a TestMain, which has no t).
+func (m *Mailpit) Run() error {
 	m.cmd = exec.Command(m.bin, "--listen", m.API[len("http://"):], "--smtp", m.SMTPAddr,
 		"--smtp-auth-accept-any", "--smtp-auth-allow-insecure", "--smtp-disable-rdns",
 		"--disable-version-check", "--enable-chaos", "--quiet")
 	if err := m.cmd.Start(); err != nil {
-		m.t.Fatal(err)
+		return err
 	}
 	deadline := time.Now().Add(15 * time.Second)
 	for time.Now().Before(deadline) {
 		if resp, err := http.Get(m.API + "/readyz"); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
-				return
+				return nil
 			}
 		}
 		time.Sleep(30 * time.Millisecond)
 	}
-	m.t.Fatal("mailpit did not start")
+	return fmt.Errorf("mailpit did not start")
+}
+
+// For returns the same server reporting to t.
+func (m *Mailpit) For(t testing.TB) *Mailpit {
+	c := *m
+	c.t = t
+	return &c
 }
 
 // Stop stops the server (SMTP is then down).
@@ -189,5 +204,26 @@ func (m *Mailpit) get(path string, out any) {
 	}
 	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
 		m.t.Fatal(fmt.Errorf("mailpit %s: %w", path, err))
+	}
+}
+
+// Search lists the messages matching a Mailpit query, such as "to:someone@example.com".
+func (m *Mailpit) Search(query string) []Summary {
+	m.t.Helper()
+	var out struct{ Messages []Summary }
+	m.get("/api/v1/search?query="+url.QueryEscape(query), &out)
+	return out.Messages
+}
+
+// WaitForSearch waits until n messages match the query and returns them, newest first.
+func (m *Mailpit) WaitForSearch(query string, n int, within time.Duration) []Summary {
+	m.t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		msgs := m.Search(query)
+		if len(msgs) >= n || time.Now().After(deadline) {
+			return msgs
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
