@@ -196,9 +196,10 @@ func (s *Service) OpenLanding(ctx context.Context, token string) (*Landing, erro
 	if c.Status == kirim.CustomerArchived {
 		return nil, ErrNotFound
 	}
-	if LinkStatus(l, s.now()) == kirim.LinkActive {
-		// The mirror may lag (a link used moments ago): ask Kirim, but a Kirim outage
-		// must not keep the customer from the page.
+	if LinkStatus(l, s.now()) == kirim.LinkActive && s.refreshDue(c.ID) {
+		// The mirror may lag (a link used moments ago): ask Kirim, at most every
+		// refreshEvery per customer so that a busy page does not spend Kirim's read
+		// budget; a Kirim outage must not keep the customer from the page.
 		if err := s.RefreshLinks(ctx, c.ID); err == nil {
 			if fresh, err := s.db.SetupLinkByID(ctx, l.ID); err == nil {
 				l = fresh
@@ -226,6 +227,18 @@ func (s *Service) OpenLanding(ctx context.Context, token string) (*Landing, erro
 		}
 	}
 	return land, nil
+}
+
+// refreshEvery is how often a landing page may ask Kirim about its customer's links.
+const refreshEvery = 30 * time.Second
+
+func (s *Service) refreshDue(customerID int64) bool {
+	now := s.now()
+	if last, ok := s.refreshed.Load(customerID); ok && now.Sub(last.(time.Time)) < refreshEvery {
+		return false
+	}
+	s.refreshed.Store(customerID, now)
+	return true
 }
 
 // Connect records the click on "Connect WhatsApp" and returns Kirim's setup URL to send

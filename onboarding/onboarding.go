@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -54,6 +55,8 @@ type Service struct {
 	log       *slog.Logger
 	mail      Mail
 	now       func() time.Time
+	// refreshed remembers when each customer's links were last read from Kirim.
+	refreshed sync.Map
 }
 
 // New returns the workflows over a store and a Kirim client. publicURL is where

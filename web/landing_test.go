@@ -106,6 +106,7 @@ func TestLandingPageAndConnect(t *testing.T) {
 			t.Fatal(err)
 		}
 		r.Body.Close()
+		h.advance(31 * time.Second) // the page asks Kirim at most every 30 s
 		_, body := visitor.get(path)
 		if !strings.Contains(body, "Sudah terhubung") {
 			t.Fatalf("after signup the landing page says: %s", body)

@@ -53,7 +53,9 @@ func (s *Server) landingNotFound(c *fiber.Ctx) error {
 func (s *Server) landingView(c *fiber.Ctx, land *onboarding.Landing) (views.Page, views.LandingView) {
 	locale := land.Customer.Locale
 	p := s.publicPage(c, land.Branding, views.T(locale, "landing_title"), locale)
-	p.CSRF = s.csrfToken(c)
+	if land.Status == "expired" || land.Status == "revoked" {
+		p.CSRF = s.csrfToken(c) // only the fresh-link form needs a session
+	}
 	support := land.Branding.SupportEmail
 	if support == "" {
 		support = land.Branding.SupportURL
