@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -263,3 +264,45 @@ func TestBrandingSettings(t *testing.T) {
 		}
 	})
 }
+
+// TestEmailFailureShownAndResent: an SMTP refusal shows on the customer page with its
+// reason, and "Resend" delivers the same message once the server accepts it.
+func TestEmailFailureShownAndResent(t *testing.T) {
+	h := newHarness(t, withMailpit)
+	staff := h.signedIn()
+	h.mp.Chaos(550)
+	page := staff.createCustomer(url.Values{"name": {"Bounce Store"}, "email": {"owner@bounce.test"}, "send_email": {"1"}})
+	var e *store.Email
+	for range 100 {
+		emails, _ := h.db.Emails(context.Background(), 0, 1)
+		if len(emails) == 1 && emails[0].Status == store.EmailFailed {
+			e = emails[0]
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if e == nil {
+		t.Fatal("the refused email was not marked failed")
+	}
+	_, body := staff.get(page)
+	if !strings.Contains(body, "badge danger\">failed") || !strings.Contains(body, "550") {
+		t.Fatal("the customer page does not show the failure and its reason")
+	}
+	if !contains(h.events(mustCustomer(t, h).ID), "email.failed") {
+		t.Fatal("no email.failed event")
+	}
+	h.mp.Chaos(0)
+	resp, _ := staff.post("/admin/outbox/"+itoa(e.ID)+"/resend", nil)
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("resend: %d", resp.StatusCode)
+	}
+	msgs := h.mp.WaitFor(1, 10*time.Second)
+	if len(msgs) != 1 {
+		t.Fatalf("%d messages after resend", len(msgs))
+	}
+	if got := "<" + h.mp.Message(msgs[0].ID).MessageID + ">"; got != e.MessageID {
+		t.Fatalf("resent with Message-ID %s, want the original %s", got, e.MessageID)
+	}
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
