@@ -30,6 +30,7 @@ type Config struct {
 	KirimBaseURL    string
 	SMTPURL         string
 	MailFrom        string
+	ReconcileEvery  string
 	ShutdownTimeout time.Duration
 }
 
@@ -51,6 +52,7 @@ func (c *Config) settings() []setting {
 		{"PORTAL_TRUSTED_PROXIES", "trusted-proxies", "", "comma-separated proxy IPs/CIDRs whose X-Forwarded-For is trusted", &c.TrustedProxies},
 		{"KIRIM_API_KEY", "", "", "Kirim API key (env only; unset runs the built-in sandbox)", &c.KirimAPIKey},
 		{"KIRIM_BASE_URL", "kirim-base-url", kirim.DefaultBaseURL, "Kirim API base URL, ending in /v1", &c.KirimBaseURL},
+		{"PORTAL_RECONCILE_INTERVAL", "reconcile-interval", "15m", "how often to reconcile the mirror with Kirim (0 turns it off)", &c.ReconcileEvery},
 		{"SMTP_URL", "smtp-url", "", "SMTP server, e.g. smtp://user:pass@host:587 (unset keeps emails in the dev outbox)", &c.SMTPURL},
 		{"MAIL_FROM", "mail-from", "", "sender address of emails, e.g. Onboarding <onboarding@example.com>", &c.MailFrom},
 	}
@@ -135,6 +137,9 @@ func (c *Config) validate() error {
 	if _, err := kirim.New(c.KirimBaseURL, ""); err != nil {
 		return &configError{"KIRIM_BASE_URL", "must be an absolute http(s) URL, e.g. " + kirim.DefaultBaseURL}
 	}
+	if d, err := time.ParseDuration(c.ReconcileEvery); err != nil || (d != 0 && d < time.Minute) {
+		return &configError{"PORTAL_RECONCILE_INTERVAL", "must be a duration of at least 1m, like 15m, or 0 to turn it off"}
+	}
 	if c.SMTPURL != "" {
 		u, err := url.Parse(c.SMTPURL)
 		if err != nil || (u.Scheme != "smtp" && u.Scheme != "smtps") || u.Hostname() == "" {
@@ -198,4 +203,10 @@ func (c *Config) keyring() (keys *secret.Keyring, generated bool, err error) {
 	}
 	keys, err = secret.NewKeyring(master, old...)
 	return keys, generated, err
+}
+
+// reconcileInterval is the validated PORTAL_RECONCILE_INTERVAL.
+func (c *Config) reconcileInterval() time.Duration {
+	d, _ := time.ParseDuration(c.ReconcileEvery)
+	return d
 }

@@ -199,6 +199,13 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(addr st
 		log.Info("sending email through SMTP", "server", smtp.String())
 	}
 	ob.SetMail(mailCfg)
+	// Background work stops before the database closes.
+	defer ob.Wait()
+	if every := cfg.reconcileInterval(); every > 0 {
+		rctx, stopRec := context.WithCancel(ctx)
+		defer stopRec()
+		ob.Track(func() { ob.RunReconciler(rctx, every) })
+	}
 	srv := web.New(wcfg, web.Deps{DB: db, Kirim: kc, Onboarding: ob, Assets: assets, Keys: keys, Log: log})
 
 	ln, err := net.Listen("tcp", cfg.Addr)

@@ -57,6 +57,10 @@ type Service struct {
 	now       func() time.Time
 	// refreshed remembers when each customer's links were last read from Kirim.
 	refreshed sync.Map
+	// bg tracks background work; all is the "sync all" run; rec the reconciler.
+	bg  sync.WaitGroup
+	all syncAll
+	rec reconcileState
 }
 
 // New returns the workflows over a store and a Kirim client. publicURL is where

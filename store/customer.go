@@ -387,3 +387,125 @@ func (db *DB) ImportCustomers(ctx context.Context, ms []CustomerMirror) (int, er
 	}
 	return added, nil
 }
+
+// CustomerDiff is what reconciliation changed on one customer.
+type CustomerDiff struct {
+	CustomerID int64
+	New        bool
+	Fields     []string
+}
+
+// ReconcileCustomers brings these customers' mirror in line with Kirim in one
+// transaction: unknown ones are added, changed ones updated, and every change is an
+// event on the customer's timeline.
+func (db *DB) ReconcileCustomers(ctx context.Context, ms []CustomerMirror, source string) ([]CustomerDiff, error) {
+	var diffs []CustomerDiff
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		now := db.now()
+		for _, m := range ms {
+			meta, err := metadataArg(m.Metadata)
+			if err != nil {
+				return err
+			}
+			var id int64
+			var name, status string
+			var email, metadata, team sql.NullString
+			err = tx.QueryRowContext(ctx, `SELECT id, name, email, status, metadata, team_id FROM customers WHERE kirim_id = ?`, m.KirimID).
+				Scan(&id, &name, &email, &status, &metadata, &team)
+			if errors.Is(err, sql.ErrNoRows) {
+				res, err := tx.ExecContext(ctx, `INSERT INTO customers (kirim_id, name, email, status, metadata, team_id, archived_at,
+					kirim_created_at, kirim_updated_at, synced_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+					m.KirimID, m.Name, m.Email, m.Status, meta, m.TeamID, nullTimeArg(m.ArchivedAt), formatTime(m.CreatedAt),
+					formatTime(m.UpdatedAt), now, formatTime(m.CreatedAt), now)
+				if err != nil {
+					return err
+				}
+				id, _ = res.LastInsertId()
+				if _, err := db.addEvent(ctx, tx, Event{CustomerID: &id, Kind: "customer.imported", Detail: map[string]any{"source": source}}); err != nil {
+					return err
+				}
+				diffs = append(diffs, CustomerDiff{CustomerID: id, New: true})
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			var fields []string
+			if name != m.Name {
+				fields = append(fields, "name")
+			}
+			if email.String != deref(m.Email) {
+				fields = append(fields, "email")
+			}
+			if status != m.Status {
+				fields = append(fields, "status")
+			}
+			if !sameJSON(metadata.String, meta) {
+				fields = append(fields, "metadata")
+			}
+			if team.String != m.TeamID {
+				fields = append(fields, "team_id")
+			}
+			if len(fields) == 0 {
+				continue
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE customers SET name = ?, email = ?, status = ?, metadata = ?, team_id = ?,
+				archived_at = ?, kirim_updated_at = ?, synced_at = ?, updated_at = ? WHERE id = ?`,
+				m.Name, m.Email, m.Status, meta, m.TeamID, nullTimeArg(m.ArchivedAt), formatTime(m.UpdatedAt), now, now, id); err != nil {
+				return err
+			}
+			detail := map[string]any{"fields": strings.Join(fields, ", "), "source": source}
+			if status != m.Status {
+				detail["from"], detail["to"] = status, m.Status
+			}
+			if _, err := db.addEvent(ctx, tx, Event{CustomerID: &id, Kind: "customer.synced", Detail: detail}); err != nil {
+				return err
+			}
+			diffs = append(diffs, CustomerDiff{CustomerID: id, Fields: fields})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: reconcile customers: %w", err)
+	}
+	return diffs, nil
+}
+
+func deref(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}
+
+// sameJSON compares two JSON texts by value (key order does not matter).
+func sameJSON(a string, b any) bool {
+	bs, _ := b.(string)
+	if a == bs {
+		return true
+	}
+	var x, y any
+	json.Unmarshal([]byte(a), &x)
+	json.Unmarshal([]byte(bs), &y)
+	xb, _ := json.Marshal(x)
+	yb, _ := json.Marshal(y)
+	return string(xb) == string(yb)
+}
+
+// CustomersWithActiveLinks lists the customers that have a link the mirror thinks active.
+func (db *DB) CustomersWithActiveLinks(ctx context.Context) ([]int64, error) {
+	rows, err := db.db.QueryContext(ctx, `SELECT DISTINCT customer_id FROM setup_links WHERE status = 'active'`)
+	if err != nil {
+		return nil, fmt.Errorf("store: customers with active links: %w", err)
+	}
+	defer rows.Close()
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}

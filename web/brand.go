@@ -71,7 +71,12 @@ func (s *Server) brandingPage(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return s.render(c, views.BrandingPage(s.adminPage(c, "Branding"), brandingForm(b)))
+	f := brandingForm(b)
+	f.Webhook = "Not registered."
+	if w, err := s.db.Webhook(c.UserContext()); err == nil {
+		f.Webhook = "Registered: subscription " + w.SubscriptionID + " delivering to " + w.URL + "."
+	}
+	return s.render(c, views.BrandingPage(s.adminPage(c, "Branding"), f))
 }
 
 func (s *Server) saveBranding(c *fiber.Ctx) error {

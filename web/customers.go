@@ -34,23 +34,6 @@ func customersHref(f views.CustomerFilter, after string) string {
 	return "/admin/customers?" + q.Encode()
 }
 
-func (s *Server) dashboard(c *fiber.Ctx) error {
-	counts, err := s.db.CountCustomers(c.UserContext())
-	if err != nil {
-		return err
-	}
-	v := views.DashboardView{Total: counts.All}
-	for _, st := range customerStatuses {
-		v.Counts = append(v.Counts, views.CountLink{Label: strings.ToUpper(st[:1]) + st[1:], N: counts.ByStatus[st],
-			Href: customersHref(views.CustomerFilter{Status: st}, "")})
-	}
-	for _, st := range onboarding.Stages {
-		v.Stages = append(v.Stages, views.CountLink{Label: strings.ReplaceAll(st, "_", " "), N: counts.ByStage[st],
-			Href: customersHref(views.CustomerFilter{Stage: st}, "")})
-	}
-	return s.render(c, views.DashboardPage(s.adminPage(c, "Dashboard"), v))
-}
-
 func (s *Server) listCustomers(c *fiber.Ctx) error {
 	ctx := c.UserContext()
 	f := views.CustomerFilter{Q: strings.TrimSpace(c.Query("q")), Status: c.Query("status"), Stage: c.Query("stage")}
@@ -278,6 +261,9 @@ func (s *Server) showCustomer(c *fiber.Ctx) error {
 		return err
 	}
 	v.Emails = s.emailRows(c, emails)
+	if v.Accounts, err = s.accountRows(c, cu.ID); err != nil {
+		return err
+	}
 	for _, e := range events {
 		v.Events = append(v.Events, views.EventRow{Kind: e.Kind, Actor: e.Actor, Detail: eventDetail(e), At: e.CreatedAt})
 	}
@@ -349,6 +335,8 @@ func actionProblem(err error) string {
 	switch {
 	case errors.Is(err, onboarding.ErrArchived):
 		return "This customer is archived."
+	case errors.Is(err, onboarding.ErrNotConnected):
+		return "This number is not connected: templates can only be synced for connected numbers."
 	case errors.Is(err, onboarding.ErrNoEmail):
 		return "This customer has no email address: add one first."
 	case errors.Is(err, onboarding.ErrLinkNotActive):
@@ -387,6 +375,15 @@ var (
 	sendLinkEmail = func(s *Server, c *fiber.Ctx, id int64) error {
 		_, err := s.ob.SendLinkEmail(c.UserContext(), id, c.FormValue("fresh") == "1", actor(c))
 		return err
+	}
+	refreshAccounts = func(s *Server, c *fiber.Ctx, id int64) error { return s.ob.RefreshAccounts(c.UserContext(), id, actor(c)) }
+	syncTemplates   = func(s *Server, c *fiber.Ctx, id int64) error {
+		accountID, _ := strconv.ParseInt(c.Params("account"), 10, 64)
+		a, err := s.db.AccountByID(c.UserContext(), accountID)
+		if err != nil || a.CustomerID == nil || *a.CustomerID != id {
+			return fiber.ErrNotFound
+		}
+		return s.ob.SyncTemplates(c.UserContext(), accountID, "staff")
 	}
 	updateRedirects = func(s *Server, c *fiber.Ctx, id int64) error {
 		return s.ob.UpdateLinkRedirects(c.UserContext(), id, linkID(c), strings.TrimSpace(c.FormValue("success_redirect_url")),

@@ -28,9 +28,15 @@ func (s *Server) routes() {
 	app.Get("/brand/theme.css", s.theme)
 	app.Get("/brand/logo", s.logo)
 	onboard := app.Group("/onboard", publicHeaders, s.publicLimit())
+	onboard.Get("/r/:key/success", s.returnSuccess)
+	onboard.Get("/r/:key/status", s.returnStatus)
+	onboard.Get("/r/:key/failure", s.returnFailure)
 	onboard.Get("/:token", s.landing)
 	onboard.Get("/:token/connect", s.connect)
 	onboard.Post("/:token/fresh", s.freshLink)
+
+	// Kirim's signed webhook deliveries (no session: the signature is the credential).
+	app.Post("/webhooks/kirim", s.kirimWebhook)
 
 	// Staff sign-in, and the first-run link that creates the first staff account.
 	app.Get("/login", s.loginPage)
@@ -57,6 +63,11 @@ func (s *Server) routes() {
 	admin.Post("/customers/:id<int>/links/:link<int>/revoke", s.customerAction("Link revoked.", revokeLink))
 	admin.Post("/customers/:id<int>/links/:link<int>/redirects", s.customerAction("Redirect URLs saved.", updateRedirects))
 	admin.Post("/customers/:id<int>/email", s.customerAction("Setup link email queued.", sendLinkEmail))
+	admin.Post("/customers/:id<int>/accounts/refresh", s.customerAction("Accounts refreshed from Kirim.", refreshAccounts))
+	admin.Post("/customers/:id<int>/accounts/:account<int>/sync", s.customerAction("Templates synced.", syncTemplates))
+	admin.Post("/templates/sync", s.syncAll)
+	admin.Post("/reconcile", s.reconcileNow)
+	admin.Post("/settings/webhook", s.registerWebhook)
 	admin.Get("/outbox", s.outbox)
 	admin.Get("/outbox/:id<int>", s.showEmail)
 	admin.Get("/outbox/:id<int>/html", s.emailHTML)

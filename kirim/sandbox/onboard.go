@@ -1,10 +1,12 @@
 package sandbox
 
 import (
+	"fmt"
 	"html/template"
 	"net/http"
 	"net/url"
 	"regexp"
+	"time"
 )
 
 var reasonPattern = regexp.MustCompile(`^[a-z0-9_]{1,64}$`)
@@ -78,12 +80,19 @@ func (s *Sandbox) hostedPage(w http.ResponseWriter, r *http.Request) {
 	}
 	switch r.Form.Get("outcome") {
 	case "success":
-		a := s.connect(c, l, r.Form.Get("phone_number"))
+		var a *account
+		if r.Form.Get("confirm") == "later" {
+			// Meta's flow finished but Kirim has not confirmed yet: the browser returns
+			// before the account is connected (ConfirmPending, or a timer, finishes it).
+			a = s.startPending(c, l, r.Form.Get("phone_number"))
+		} else {
+			a = s.connect(c, l, r.Form.Get("phone_number"))
+		}
 		if l.Success != nil {
 			s.redirect(w, r, *l.Success, url.Values{"customer_id": {c.ID}, "account_id": {a.ID}, "status": {"success"}})
 			return
 		}
-		s.renderHosted(w, http.StatusOK, hostedPage{Title: "Connected", Error: "The number " + *a.PhoneNumber + " is connected."})
+		s.renderHosted(w, http.StatusOK, hostedPage{Title: "Connected", Error: "The number " + deref(a.PhoneNumber) + " is connected."})
 	case "fail":
 		reason := r.Form.Get("reason")
 		if !reasonPattern.MatchString(reason) {
@@ -145,3 +154,95 @@ func (s *Sandbox) connect(c *customer, l *link, phone string) *account {
 }
 
 var phonePattern = regexp.MustCompile(`^\+[1-9][0-9]{7,14}$`)
+
+func deref(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}
+
+// pending is a signup Kirim has not confirmed yet.
+type pending struct {
+	Account string `json:"account"`
+	Link    string `json:"link"`
+}
+
+// startPending records an account still onboarding (no phone_number_id yet) for a link
+// that stays active until the signup is confirmed.
+func (s *Sandbox) startPending(c *customer, l *link, phone string) *account {
+	now := s.now()
+	if !phonePattern.MatchString(phone) {
+		phone = newPhoneNumber()
+	}
+	name := c.Name
+	a := &account{ID: newID("wba", now), PhoneNumber: &phone, Name: &name, Status: "onboarding", CustomerID: &c.ID, CreatedAt: now}
+	s.st.Accounts = append(s.st.Accounts, a)
+	s.st.Pending = append(s.st.Pending, pending{Account: a.ID, Link: l.ID})
+	s.dirty = true
+	if s.opts.ConfirmAfter > 0 {
+		time.AfterFunc(s.opts.ConfirmAfter, func() { s.ConfirmPending() })
+	}
+	return a
+}
+
+// ConfirmPending finishes every signup waiting for confirmation: the account gets its
+// phone_number_id and is connected, the link is consumed, the customer activated.
+func (s *Sandbox) ConfirmPending() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, p := range s.st.Pending {
+		l := s.st.Links[p.Link]
+		var a *account
+		for _, x := range s.st.Accounts {
+			if x.ID == p.Account {
+				a = x
+			}
+		}
+		if l == nil || a == nil || a.Status != "onboarding" {
+			continue
+		}
+		c := s.st.Customers[l.CustomerID]
+		now := s.now()
+		pnid := newPhoneNumberID()
+		a.PhoneNumberID, a.Status, a.OnboardedAt = &pnid, "connected", &now
+		s.st.MetaTemplates[pnid] = starterTemplates(now)
+		l.Status, l.ConsumedAt = "consumed", &now
+		if c.Status == "pending" {
+			c.Status, c.UpdatedAt = "active", now
+		}
+		s.emit("customer.setup_link.consumed", map[string]any{"setup_link": s.linkJSON(l), "customer": customerJSON(c)})
+		s.emit("customer.onboarded", map[string]any{"customer": customerJSON(c), "account": accountJSON(a)})
+		n++
+	}
+	s.st.Pending = nil
+	s.dirty = true
+	return n
+}
+
+// SeedCustomers adds n customers at once, bypassing the API (for tests of bulk work).
+func (s *Sandbox) SeedCustomers(n int, namePrefix string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	for i := range n {
+		s.st.Seq++
+		c := &customer{Seq: s.st.Seq, ID: newID("cus", now), InternalID: newInternalID(), Name: fmt.Sprintf("%s %d", namePrefix, i),
+			Status: "pending", TeamID: sandboxTeamID, CreatedAt: now, UpdatedAt: now}
+		s.st.Customers[c.ID] = c
+	}
+	s.dirty = true
+}
+
+// SetCustomerName renames a customer behind the portal's back (for drift tests).
+func (s *Sandbox) SetCustomerName(id, name string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.st.Customers[id]
+	if ok {
+		c.Name, c.UpdatedAt = name, s.now()
+		s.dirty = true
+	}
+	return ok
+}

@@ -42,6 +42,9 @@ type Options struct {
 	HTTPClient *http.Client
 	// Logger receives delivery failures; nil discards them.
 	Logger *slog.Logger
+	// ConfirmAfter confirms a signup chosen with "confirm later" after this long; zero
+	// waits for ConfirmPending.
+	ConfirmAfter time.Duration
 }
 
 // Sandbox is an http.Handler that behaves like Kirim. Close it to flush its state.
@@ -71,6 +74,7 @@ type state struct {
 	Subscriptions []*subscription           `json:"subscriptions"`
 	Idem          map[string]*idemEntry     `json:"idempotency"`
 	CursorKey     []byte                    `json:"cursor_key"`
+	Pending       []pending                 `json:"pending"`
 }
 
 type customer struct {

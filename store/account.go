@@ -1,0 +1,211 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Account is the mirror of a WhatsApp account.
+type Account struct {
+	ID              int64
+	KirimID         string
+	PhoneNumberID   string
+	CustomerID      *int64
+	KirimCustomerID string
+	PhoneNumber     string
+	Name            string
+	Status          string
+	OnboardedAt     *time.Time
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
+	// CustomerName is filled by the lists that join customers.
+	CustomerName string
+}
+
+// AccountMirror is what Kirim says about an account.
+type AccountMirror struct {
+	KirimID         string
+	PhoneNumberID   string
+	PhoneNumber     string
+	Name            string
+	Status          string
+	KirimCustomerID string
+	OnboardedAt     *time.Time
+}
+
+// AccountChange is what SyncAccounts changed.
+type AccountChange struct {
+	Account    *Account
+	New        bool
+	FromStatus string
+}
+
+const accountColumns = `a.id, a.kirim_id, a.phone_number_id, a.customer_id, a.kirim_customer_id, a.phone_number, a.name,
+	a.status, a.onboarded_at, a.created_at, a.updated_at, coalesce(c.name, '')`
+
+func scanAccount(row interface{ Scan(...any) error }) (*Account, error) {
+	var a Account
+	var kid, pnid, kcid, phone, name sql.NullString
+	var onboarded nullTime
+	err := row.Scan(&a.ID, &kid, &pnid, &a.CustomerID, &kcid, &phone, &name, &a.Status, &onboarded,
+		timeCol{&a.CreatedAt}, timeCol{&a.UpdatedAt}, &a.CustomerName)
+	if err != nil {
+		return nil, err
+	}
+	a.KirimID, a.PhoneNumberID, a.KirimCustomerID, a.PhoneNumber, a.Name = kid.String, pnid.String, kcid.String, phone.String, name.String
+	a.OnboardedAt = onboarded.T
+	return &a, nil
+}
+
+func (db *DB) accounts(ctx context.Context, where string, args ...any) ([]*Account, error) {
+	rows, err := db.db.QueryContext(ctx, `SELECT `+accountColumns+` FROM whatsapp_accounts a
+		LEFT JOIN customers c ON c.id = a.customer_id WHERE `+where+` ORDER BY a.created_at, a.id`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: accounts: %w", err)
+	}
+	defer rows.Close()
+	var out []*Account
+	for rows.Next() {
+		a, err := scanAccount(rows)
+		if err != nil {
+			return nil, fmt.Errorf("store: accounts: %w", err)
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// Accounts lists a customer's accounts.
+func (db *DB) Accounts(ctx context.Context, customerID int64) ([]*Account, error) {
+	return db.accounts(ctx, "a.customer_id = ?", customerID)
+}
+
+// AccountsByStatus lists every account in one of the statuses (numbers needing attention).
+func (db *DB) AccountsByStatus(ctx context.Context, statuses ...string) ([]*Account, error) {
+	if len(statuses) == 0 {
+		return nil, nil
+	}
+	q := "a.status IN (?" + repeat(",?", len(statuses)-1) + ")"
+	args := make([]any, len(statuses))
+	for i, s := range statuses {
+		args[i] = s
+	}
+	return db.accounts(ctx, q, args...)
+}
+
+// AllAccounts lists every mirrored account.
+func (db *DB) AllAccounts(ctx context.Context) ([]*Account, error) {
+	return db.accounts(ctx, "1 = 1")
+}
+
+func repeat(s string, n int) string {
+	out := ""
+	for range n {
+		out += s
+	}
+	return out
+}
+
+// AccountByID returns one account.
+func (db *DB) AccountByID(ctx context.Context, id int64) (*Account, error) {
+	list, err := db.accounts(ctx, "a.id = ?", id)
+	if err != nil {
+		return nil, err
+	}
+	if len(list) == 0 {
+		return nil, ErrNotFound
+	}
+	return list[0], nil
+}
+
+// SyncAccounts brings the mirror of these accounts in line with Kirim in one
+// transaction: new accounts are added, changed ones updated, and each change becomes an
+// event on its customer's timeline (account.connected once per account). Accounts
+// Kirim knows neither by id nor by phone_number_id yet are skipped.
+func (db *DB) SyncAccounts(ctx context.Context, ms []AccountMirror) ([]AccountChange, error) {
+	var changes []AccountChange
+	var ids []int64
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		now := db.now()
+		for _, m := range ms {
+			if m.KirimID == "" && m.PhoneNumberID == "" {
+				continue
+			}
+			var customerID *int64
+			if m.KirimCustomerID != "" {
+				var id int64
+				err := tx.QueryRowContext(ctx, `SELECT id FROM customers WHERE kirim_id = ?`, m.KirimCustomerID).Scan(&id)
+				if err == nil {
+					customerID = &id
+				} else if !errors.Is(err, sql.ErrNoRows) {
+					return err
+				}
+			}
+			var id int64
+			var oldStatus string
+			var oldPhone sql.NullString
+			err := tx.QueryRowContext(ctx, `SELECT id, status, phone_number_id FROM whatsapp_accounts
+				WHERE (kirim_id = ? AND ? <> '') OR (phone_number_id = ? AND ? <> '') LIMIT 1`,
+				m.KirimID, m.KirimID, m.PhoneNumberID, m.PhoneNumberID).Scan(&id, &oldStatus, &oldPhone)
+			isNew := errors.Is(err, sql.ErrNoRows)
+			if err != nil && !isNew {
+				return err
+			}
+			if isNew {
+				res, err := tx.ExecContext(ctx, `INSERT INTO whatsapp_accounts (kirim_id, phone_number_id, customer_id, kirim_customer_id,
+					phone_number, name, status, onboarded_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+					nullString(m.KirimID), nullString(m.PhoneNumberID), customerID, nullString(m.KirimCustomerID),
+					nullString(m.PhoneNumber), nullString(m.Name), m.Status, nullTimeArg(m.OnboardedAt), now, now)
+				if err != nil {
+					return err
+				}
+				id, _ = res.LastInsertId()
+			} else {
+				_, err := tx.ExecContext(ctx, `UPDATE whatsapp_accounts SET kirim_id = coalesce(?, kirim_id),
+					phone_number_id = coalesce(?, phone_number_id), customer_id = coalesce(?, customer_id),
+					kirim_customer_id = coalesce(?, kirim_customer_id), phone_number = coalesce(?, phone_number),
+					name = coalesce(?, name), status = ?, onboarded_at = coalesce(?, onboarded_at), updated_at = ? WHERE id = ?`,
+					nullString(m.KirimID), nullString(m.PhoneNumberID), customerID, nullString(m.KirimCustomerID),
+					nullString(m.PhoneNumber), nullString(m.Name), m.Status, nullTimeArg(m.OnboardedAt), now, id)
+				if err != nil {
+					return err
+				}
+				if oldStatus == m.Status && (oldPhone.String != "" || m.PhoneNumberID == "") {
+					continue
+				}
+			}
+			var ev *Event
+			switch {
+			case m.Status == "connected" && (isNew || oldStatus != "connected"):
+				ev = &Event{Kind: "account.connected", Detail: map[string]any{"phone_number": m.PhoneNumber, "phone_number_id": m.PhoneNumberID}}
+			case !isNew && oldStatus != m.Status:
+				ev = &Event{Kind: "account.status_changed", Detail: map[string]any{"phone_number": m.PhoneNumber, "from": oldStatus, "to": m.Status}}
+			case isNew:
+				ev = &Event{Kind: "account.added", Detail: map[string]any{"phone_number": m.PhoneNumber, "status": m.Status}}
+			}
+			if ev != nil && customerID != nil {
+				ev.CustomerID = customerID
+				if _, err := db.addEvent(ctx, tx, *ev); err != nil {
+					return err
+				}
+			}
+			changes = append(changes, AccountChange{New: isNew, FromStatus: oldStatus})
+			ids = append(ids, id)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: sync accounts: %w", err)
+	}
+	for i := range changes {
+		a, err := db.AccountByID(ctx, ids[i])
+		if err != nil {
+			return nil, err
+		}
+		changes[i].Account = a
+	}
+	return changes, nil
+}

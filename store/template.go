@@ -1,0 +1,123 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+)
+
+// Template is a message template of an account, as last synced.
+type Template struct {
+	Name     string
+	Language string
+	Category string
+	Status   string
+	SyncedAt time.Time
+}
+
+// TemplateSync is one run of a template sync.
+type TemplateSync struct {
+	ID         int64
+	AccountID  int64
+	Trigger    string
+	StartedAt  time.Time
+	FinishedAt *time.Time
+	Synced     int
+	Created    int
+	Updated    int
+	Error      string
+}
+
+// StartTemplateSync records that a sync of the account began.
+func (db *DB) StartTemplateSync(ctx context.Context, accountID int64, trigger string) (int64, error) {
+	res, err := db.db.ExecContext(ctx, `INSERT INTO template_syncs (account_id, trigger, started_at) VALUES (?, ?, ?)`,
+		accountID, trigger, db.now())
+	if err != nil {
+		return 0, fmt.Errorf("store: start template sync: %w", err)
+	}
+	return res.LastInsertId()
+}
+
+// FinishTemplateSync records the outcome of a sync, the account's templates as they now
+// are (on success), and an event on the customer's timeline, in one transaction.
+func (db *DB) FinishTemplateSync(ctx context.Context, syncID int64, synced, created, updated int, templates []Template, syncErr string) error {
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		now := db.now()
+		var accountID int64
+		var customerID *int64
+		var phone sql.NullString
+		var trigger string
+		if err := tx.QueryRowContext(ctx, `SELECT s.account_id, a.customer_id, a.phone_number, s.trigger FROM template_syncs s
+			JOIN whatsapp_accounts a ON a.id = s.account_id WHERE s.id = ?`, syncID).Scan(&accountID, &customerID, &phone, &trigger); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE template_syncs SET finished_at = ?, synced = ?, created = ?, updated = ?, error = ? WHERE id = ?`,
+			now, synced, created, updated, nullString(syncErr), syncID); err != nil {
+			return err
+		}
+		ev := Event{CustomerID: customerID, Kind: "templates.synced", Detail: map[string]any{"phone_number": phone.String,
+			"trigger": trigger, "synced": synced, "created": created, "updated": updated}}
+		if syncErr != "" {
+			ev = Event{CustomerID: customerID, Kind: "templates.sync_failed", Detail: map[string]any{"phone_number": phone.String,
+				"trigger": trigger, "reason": syncErr}}
+		} else {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM templates WHERE account_id = ?`, accountID); err != nil {
+				return err
+			}
+			for _, t := range templates {
+				if _, err := tx.ExecContext(ctx, `INSERT INTO templates (account_id, name, language, category, status, synced_at)
+					VALUES (?, ?, ?, ?, ?, ?)`, accountID, t.Name, t.Language, nullString(t.Category), t.Status, now); err != nil {
+					return err
+				}
+			}
+		}
+		_, err := db.addEvent(ctx, tx, ev)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("store: finish template sync: %w", err)
+	}
+	return nil
+}
+
+// Templates lists an account's templates.
+func (db *DB) Templates(ctx context.Context, accountID int64) ([]Template, error) {
+	rows, err := db.db.QueryContext(ctx, `SELECT name, language, coalesce(category, ''), status, synced_at FROM templates
+		WHERE account_id = ? ORDER BY name, language`, accountID)
+	if err != nil {
+		return nil, fmt.Errorf("store: templates: %w", err)
+	}
+	defer rows.Close()
+	var out []Template
+	for rows.Next() {
+		var t Template
+		if err := rows.Scan(&t.Name, &t.Language, &t.Category, &t.Status, timeCol{&t.SyncedAt}); err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+// TemplateSyncs lists an account's sync runs, newest first.
+func (db *DB) TemplateSyncs(ctx context.Context, accountID int64, limit int) ([]TemplateSync, error) {
+	rows, err := db.db.QueryContext(ctx, `SELECT id, account_id, trigger, started_at, finished_at, coalesce(synced, 0),
+		coalesce(created, 0), coalesce(updated, 0), coalesce(error, '') FROM template_syncs WHERE account_id = ?
+		ORDER BY started_at DESC, id DESC LIMIT ?`, accountID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: template syncs: %w", err)
+	}
+	defer rows.Close()
+	var out []TemplateSync
+	for rows.Next() {
+		var s TemplateSync
+		var fin nullTime
+		if err := rows.Scan(&s.ID, &s.AccountID, &s.Trigger, timeCol{&s.StartedAt}, &fin, &s.Synced, &s.Created, &s.Updated, &s.Error); err != nil {
+			return nil, err
+		}
+		s.FinishedAt = fin.T
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,206 @@
+package web
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/kirim-portal/portal/onboarding"
+	"github.com/kirim-portal/portal/views"
+)
+
+// funnelSteps are the dashboard's funnel: an event kind per step, and the stage filter
+// its row links to.
+var funnelSteps = []struct{ label, kind, stage string }{
+	{"Created", "", ""},
+	{"Emailed", "email.queued", onboarding.StageLinkSent},
+	{"Opened", "landing.opened", onboarding.StageOpened},
+	{"Started", "landing.clicked", onboarding.StageStarted},
+	{"Connected", "account.connected", onboarding.StageConnected},
+	{"Failed", "signup.failed", onboarding.StageFailed},
+}
+
+func humanDuration(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%d s", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%d min", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%.1f h", d.Hours())
+	default:
+		return fmt.Sprintf("%.1f days", d.Hours()/24)
+	}
+}
+
+func (s *Server) dashboard(c *fiber.Ctx) error {
+	ctx := c.UserContext()
+	counts, err := s.db.CountCustomers(ctx)
+	if err != nil {
+		return err
+	}
+	v := views.DashboardView{Total: counts.All, MedianConnect: "—"}
+	for _, st := range customerStatuses {
+		v.Counts = append(v.Counts, views.CountLink{Label: strings.ToUpper(st[:1]) + st[1:], N: counts.ByStatus[st],
+			Href: customersHref(views.CustomerFilter{Status: st}, "")})
+	}
+	var kinds []string
+	for _, f := range funnelSteps[1:] {
+		kinds = append(kinds, f.kind)
+	}
+	funnel, err := s.db.FunnelCounts(ctx, kinds...)
+	if err != nil {
+		return err
+	}
+	prev := counts.All
+	for i, f := range funnelSteps {
+		n := counts.All
+		if f.kind != "" {
+			n = funnel[f.kind]
+		}
+		step := views.FunnelStep{Label: f.label, N: n, Href: customersHref(views.CustomerFilter{Stage: f.stage}, "")}
+		if counts.All > 0 {
+			step.Width = n * 100 / counts.All
+		}
+		switch {
+		case i == 0:
+			step.Rate = "—"
+		case f.label == "Failed":
+			step.Rate = percent(n, funnel["landing.clicked"]) + " of started"
+		default:
+			step.Rate = percent(n, prev)
+		}
+		if f.label != "Failed" {
+			prev = n
+		}
+		v.Funnel = append(v.Funnel, step)
+	}
+	times, err := s.db.TimesToConnect(ctx)
+	if err != nil {
+		return err
+	}
+	if len(times) > 0 {
+		slices.Sort(times)
+		v.MedianConnect = humanDuration(times[len(times)/2])
+	}
+	reasons, err := s.db.FailureReasons(ctx)
+	if err != nil {
+		return err
+	}
+	for _, r := range reasons {
+		v.Failures = append(v.Failures, views.Bar{Label: r.Reason, N: r.N, Width: r.N * 100 / reasons[0].N})
+	}
+	attention, err := s.db.AccountsByStatus(ctx, "degraded", "disconnected")
+	if err != nil {
+		return err
+	}
+	for _, a := range attention {
+		if a.CustomerID != nil {
+			v.Attention = append(v.Attention, views.AttentionRow{CustomerID: *a.CustomerID, Customer: a.CustomerName, What: a.PhoneNumber, Status: a.Status})
+		}
+	}
+	expiring, err := s.db.LinksExpiringWithin(ctx, 48*time.Hour)
+	if err != nil {
+		return err
+	}
+	for _, l := range expiring {
+		v.Expiring = append(v.Expiring, views.AttentionRow{CustomerID: l.CustomerID, Customer: l.Customer,
+			What: "link …" + l.Last4 + " expires " + humanUntil(l.ExpiresAt, time.Now())})
+	}
+	p := s.ob.SyncAllStatus()
+	v.SyncRunning = p.Running
+	switch {
+	case p.Running:
+		v.SyncAll = fmt.Sprintf("Syncing templates: %d of %d accounts done", p.Done, p.Total)
+	case !p.Finished.IsZero():
+		v.SyncAll = fmt.Sprintf("Last sync of all templates: %d accounts, %d failed, finished %s", p.Total, p.Failed, p.Finished.UTC().Format("2 Jan 15:04 UTC"))
+	}
+	rep, running := s.ob.LastReconcile()
+	v.Reconciling = running
+	switch {
+	case running:
+		v.Reconcile = "Reconciling with Kirim…"
+	case rep != nil && rep.Err != "":
+		v.Reconcile = "Last reconciliation failed: " + rep.Err
+	case rep != nil:
+		v.Reconcile = fmt.Sprintf("Last reconciliation %s: %d customers (%d changed), %d accounts (%d changed), %d customers' links checked, in %s",
+			rep.Started.UTC().Format("2 Jan 15:04 UTC"), rep.Customers, rep.CustomersChanged, rep.Accounts, rep.AccountsChanged,
+			rep.LinksChecked, rep.Duration.Round(time.Millisecond))
+	}
+	return s.render(c, views.DashboardPage(s.adminPage(c, "Dashboard"), v))
+}
+
+func percent(n, of int) string {
+	if of == 0 {
+		return "—"
+	}
+	return fmt.Sprintf("%d%%", n*100/of)
+}
+
+func (s *Server) syncAll(c *fiber.Ctx) error {
+	if s.ob.StartSyncAll(actor(c)) {
+		s.flash(c, "ok", "Syncing the templates of every connected number; progress shows below.")
+	} else {
+		s.flash(c, "error", "A sync of all templates is already running.")
+	}
+	return redirect(c, "/admin/")
+}
+
+func (s *Server) reconcileNow(c *fiber.Ctx) error {
+	if s.ob.StartReconcile() {
+		s.flash(c, "ok", "Reconciling with Kirim in the background.")
+	} else {
+		s.flash(c, "error", "A reconciliation is already running.")
+	}
+	return redirect(c, "/admin/")
+}
+
+func (s *Server) registerWebhook(c *fiber.Ctx) error {
+	if !s.secure() {
+		s.flash(c, "error", "Kirim delivers webhooks to https only: set PORTAL_PUBLIC_URL to the portal's https address first.")
+		return redirect(c, "/admin/settings/branding")
+	}
+	if err := s.ob.RegisterWebhook(c.UserContext(), actor(c)); err != nil {
+		msg := kirimProblem(err)
+		if msg == "" {
+			return err
+		}
+		s.flash(c, "error", msg)
+		return redirect(c, "/admin/settings/branding")
+	}
+	s.flash(c, "ok", "Webhook registered: Kirim now tells the portal about customer changes as they happen.")
+	return redirect(c, "/admin/settings/branding")
+}
+
+// accountRows are a customer's accounts with their templates and sync history.
+func (s *Server) accountRows(c *fiber.Ctx, customerID int64) ([]views.AccountRow, error) {
+	ctx := c.UserContext()
+	accounts, err := s.db.Accounts(ctx, customerID)
+	if err != nil {
+		return nil, err
+	}
+	var rows []views.AccountRow
+	for _, a := range accounts {
+		r := views.AccountRow{ID: a.ID, PhoneNumber: a.PhoneNumber, PhoneNumberID: a.PhoneNumberID, Name: a.Name, Status: a.Status, OnboardedAt: a.OnboardedAt}
+		tpls, err := s.db.Templates(ctx, a.ID)
+		if err != nil {
+			return nil, err
+		}
+		for _, t := range tpls {
+			r.Templates = append(r.Templates, views.TemplateRow{Name: t.Name, Language: t.Language, Category: t.Category, Status: t.Status})
+		}
+		syncs, err := s.db.TemplateSyncs(ctx, a.ID, 20)
+		if err != nil {
+			return nil, err
+		}
+		for _, sy := range syncs {
+			r.Syncs = append(r.Syncs, views.SyncRow{At: sy.StartedAt, Trigger: sy.Trigger, Synced: sy.Synced, Created: sy.Created,
+				Updated: sy.Updated, Error: sy.Error, Running: sy.FinishedAt == nil})
+		}
+		rows = append(rows, r)
+	}
+	return rows, nil
+}

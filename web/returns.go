@@ -1,0 +1,83 @@
+package web
+
+import (
+	"errors"
+	"net/url"
+	"strconv"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/kirim-portal/portal/onboarding"
+	"github.com/kirim-portal/portal/store"
+	"github.com/kirim-portal/portal/views"
+)
+
+// maxPolls bounds how long the pending page keeps asking (every 2 s).
+const maxPolls = 15
+
+func returnQuery(c *fiber.Ctx) onboarding.ReturnQuery {
+	return onboarding.ReturnQuery{CustomerID: c.Query("customer_id"), AccountID: c.Query("account_id"),
+		Status: c.Query("status"), Reason: c.Query("reason")}
+}
+
+// renderReturn shows a return state; fragment is true for the pending page's polling.
+func (s *Server) renderReturn(c *fiber.Ctx, ret *onboarding.Return, err error, fragment bool) error {
+	var b store.Branding
+	locale := "en"
+	v := views.ReturnView{State: "invalid"}
+	switch {
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, onboarding.ErrForged):
+		// Unknown or forged: change nothing, reveal nothing.
+		b, _ = s.db.Branding(c.UserContext())
+		c.Status(fiber.StatusNotFound)
+	case err != nil:
+		return err
+	default:
+		b, locale = ret.Branding, ret.Customer.Locale
+		v.State, v.Reason = ret.State, ret.Reason
+		if ret.Account != nil {
+			v.PhoneNumber = ret.Account.PhoneNumber
+		}
+		v.ContinueURL = b.ContinueURL
+		if ret.LandingToken != "" {
+			v.TryAgainURL = "/onboard/" + ret.LandingToken
+		}
+		if ret.State == onboarding.ReturnPending {
+			attempt, _ := strconv.Atoi(c.Query("attempt"))
+			q := url.Values{"customer_id": {c.Query("customer_id")}, "account_id": {c.Query("account_id")},
+				"status": {"success"}, "attempt": {strconv.Itoa(attempt + 1)}}
+			v.PollURL = "/onboard/r/" + c.Params("key") + "/status?" + q.Encode()
+		}
+	}
+	v.Locale, v.Product = locale, b.ProductName
+	if fragment {
+		return s.render(c, views.ReturnCard(v))
+	}
+	p := s.publicPage(c, b, views.T(locale, "landing_title"), locale)
+	p.Scripts = []string{s.assets.URL("htmx.min.js")}
+	return s.render(c, views.ReturnPage(p, v))
+}
+
+// returnSuccess is the success_redirect_url of every link.
+func (s *Server) returnSuccess(c *fiber.Ctx) error {
+	ret, err := s.ob.VerifySuccess(c.UserContext(), c.Params("key"), returnQuery(c))
+	return s.renderReturn(c, ret, err, false)
+}
+
+// returnStatus is polled by the pending page until Kirim confirms, or gives up.
+func (s *Server) returnStatus(c *fiber.Ctx) error {
+	ctx, key, q := c.UserContext(), c.Params("key"), returnQuery(c)
+	ret, err := s.ob.VerifySuccess(ctx, key, q)
+	if err == nil && ret.State == onboarding.ReturnPending {
+		if attempt, _ := strconv.Atoi(c.Query("attempt")); attempt >= maxPolls {
+			ret, err = s.ob.MarkUnconfirmed(ctx, key, q)
+		}
+	}
+	return s.renderReturn(c, ret, err, true)
+}
+
+// returnFailure is the failure_redirect_url of every link.
+func (s *Server) returnFailure(c *fiber.Ctx) error {
+	ret, err := s.ob.RecordFailure(c.UserContext(), c.Params("key"), returnQuery(c))
+	return s.renderReturn(c, ret, err, false)
+}
