@@ -180,3 +180,54 @@ func TestSuspendUnsuspend(t *testing.T) {
 		t.Fatalf("unsuspended a customer without numbers to %s, want pending", got.Status)
 	}
 }
+
+// TestReconcile10k: 10,000 customers in Kirim, under Kirim's default rate limits
+// (600 reads and 60 writes a minute, enforced by the sandbox) with the client's own
+// pacing on. The reconciliation must fit: a page of 100 per call, one call for all
+// accounts, no 429. Run with -v to see the calls and the time.
+func TestReconcile10k(t *testing.T) {
+	ctx := context.Background()
+	master, _ := secret.ParseKey(secret.GenerateKey())
+	keys, _ := secret.NewKeyring(master)
+	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "portal.db"), keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	sb, _ := sandbox.New(sandbox.Options{APIKey: "k", ReadsPerMinute: 600, WritesPerMinute: 60})
+	srv := httptest.NewServer(sb)
+	defer func() { srv.Close(); sb.Close() }()
+	sb.SeedCustomers(10_000, "Seeded Store")
+	kc, _ := kirim.New(srv.URL+"/v1", "k", kirim.WithRetries(0, 0)) // default pacing; a 429 would fail
+	svc := onboarding.New(db, kc, "https://portal.example.com", slog.New(slog.DiscardHandler))
+	sb.ResetCalls()
+	start := time.Now()
+	rep, err := svc.Reconcile(ctx)
+	elapsed := time.Since(start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := sb.Calls()
+	total := 0
+	for k, n := range calls {
+		if k != "429" {
+			total += n
+		}
+	}
+	t.Logf("reconciled %d customers in %v with %d API calls: %v", rep.Customers, elapsed.Round(time.Millisecond), total, calls)
+	if rep.Customers != 10_000 || rep.CustomersChanged != 10_000 {
+		t.Fatalf("report %+v", rep)
+	}
+	if calls["GET /v1/customers"] != 100 || calls["GET /v1/accounts"] != 1 || calls["429"] != 0 || total != 101 {
+		t.Fatalf("calls %v, want 100 pages of customers, 1 of accounts, no 429", calls)
+	}
+	counts, _ := db.CountCustomers(ctx)
+	if counts.All != 10_000 {
+		t.Fatalf("%d customers mirrored", counts.All)
+	}
+	// A second run finds nothing to change.
+	rep, err = svc.Reconcile(ctx)
+	if err != nil || rep.CustomersChanged != 0 {
+		t.Fatalf("second run: %+v %v", rep, err)
+	}
+}

@@ -92,4 +92,3 @@ func (db *DB) LinksExpiringWithin(ctx context.Context, d time.Duration) ([]Expir
 	}
 	return out, rows.Err()
 }
-

@@ -270,15 +270,21 @@ func (s *Server) showCustomer(c *fiber.Ctx) error {
 	return s.render(c, views.CustomerPage(s.adminPage(c, cu.Name), v))
 }
 
-// eventDetail is the one-line summary of an event's details.
+// eventDetail is the one-line summary of an event's details, in a fixed order.
 func eventDetail(e store.Event) string {
 	var parts []string
-	for _, k := range []string{"name", "link", "last4", "reason"} {
-		if v, ok := e.Detail[k]; ok {
-			parts = append(parts, fmt.Sprintf("%s %v", k, v))
+	for _, k := range []string{"name", "phone_number", "from", "to", "reason", "fields", "type", "trigger", "link", "last4"} {
+		if v, ok := e.Detail[k]; ok && v != "" {
+			parts = append(parts, fmt.Sprintf("%s %v", strings.ReplaceAll(k, "_", " "), v))
 		}
 	}
-	return strings.Join(parts, ", ")
+	if _, ok := e.Detail["synced"]; ok {
+		parts = append(parts, fmt.Sprintf("%v synced, %v created, %v updated", e.Detail["synced"], e.Detail["created"], e.Detail["updated"]))
+	}
+	if next, ok := e.Detail["next_step"]; ok {
+		parts = append(parts, fmt.Sprintf("next step: %v", next))
+	}
+	return strings.Join(parts, "; ")
 }
 
 func (s *Server) editCustomer(c *fiber.Ctx) error {
@@ -376,8 +382,10 @@ var (
 		_, err := s.ob.SendLinkEmail(c.UserContext(), id, c.FormValue("fresh") == "1", actor(c))
 		return err
 	}
-	refreshAccounts = func(s *Server, c *fiber.Ctx, id int64) error { return s.ob.RefreshAccounts(c.UserContext(), id, actor(c)) }
-	syncTemplates   = func(s *Server, c *fiber.Ctx, id int64) error {
+	refreshAccounts = func(s *Server, c *fiber.Ctx, id int64) error {
+		return s.ob.RefreshAccounts(c.UserContext(), id, actor(c))
+	}
+	syncTemplates = func(s *Server, c *fiber.Ctx, id int64) error {
 		accountID, _ := strconv.ParseInt(c.Params("account"), 10, 64)
 		a, err := s.db.AccountByID(c.UserContext(), accountID)
 		if err != nil || a.CustomerID == nil || *a.CustomerID != id {

@@ -257,3 +257,12 @@ func (b *browser) upload(path, field, name string, data []byte) (*http.Response,
 	req.Header.Set("Content-Type", w.FormDataContentType())
 	return b.do(req)
 }
+
+func regexpFind(t testing.TB, s, expr string) string {
+	t.Helper()
+	m := regexp.MustCompile(expr).FindStringSubmatch(s)
+	if m == nil {
+		t.Fatalf("%s not found", expr)
+	}
+	return m[1]
+}

@@ -2,8 +2,8 @@ package web
 
 import (
 	"encoding/json"
-	"net/http"
 	"errors"
+	"net/http"
 	"time"
 
 	"github.com/gofiber/fiber/v2"

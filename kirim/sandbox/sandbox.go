@@ -362,6 +362,7 @@ func (s *Sandbox) api(route string, write bool, h func(r *http.Request, body []b
 			w.Header().Set("X-RateLimit-Remaining", strconv.Itoa(remaining))
 			w.Header().Set("X-RateLimit-Reset", strconv.FormatInt(reset.Unix(), 10))
 			if !ok {
+				s.calls["429"]++
 				w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(retryAfter.Seconds()))))
 				writeError(w, reqID, &apiError{http.StatusTooManyRequests, "rate_limit_error", "rate_limit_exceeded", "Rate limit exceeded.", ""})
 				return
