@@ -231,3 +231,25 @@ func TestReconcile10k(t *testing.T) {
 		t.Fatalf("second run: %+v %v", rep, err)
 	}
 }
+
+func TestRegisterWebhookSealsTheSecret(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	// Kirim accepts only https endpoints; the portal here says it is at https://portal.example.com.
+	if err := e.svc.RegisterWebhook(ctx, "staff"); err != nil {
+		t.Fatal(err)
+	}
+	w, err := e.db.Webhook(ctx)
+	if err != nil || !strings.HasPrefix(w.SubscriptionID, "wbs_") || w.URL != "https://portal.example.com/webhooks/kirim" {
+		t.Fatalf("settings %+v %v", w, err)
+	}
+	secrets, err := e.db.WebhookSecrets(ctx)
+	if err != nil || len(secrets) != 1 || !strings.HasPrefix(secrets[0], "whsec_") {
+		t.Fatalf("secrets %v %v", secrets, err)
+	}
+	for _, s := range w.SealedSecrets {
+		if strings.Contains(s, "whsec_") {
+			t.Fatal("the webhook secret is stored in plaintext")
+		}
+	}
+}
