@@ -173,6 +173,23 @@ func (s *Service) SendLinkEmail(ctx context.Context, customerID int64, fresh boo
 	return e, nil
 }
 
+// byLandingToken resolves a landing token to its link and customer. A token of an
+// archived customer is as unknown as a made-up one.
+func (s *Service) byLandingToken(ctx context.Context, token string) (*store.SetupLink, *store.Customer, error) {
+	l, err := s.db.SetupLinkByLandingToken(ctx, token)
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := s.db.CustomerByID(ctx, l.CustomerID)
+	if err != nil {
+		return nil, nil, err
+	}
+	if c.Status == kirim.CustomerArchived {
+		return nil, nil, ErrNotFound
+	}
+	return l, c, nil
+}
+
 // Landing is what the landing page needs to know about a token.
 type Landing struct {
 	Customer *store.Customer
@@ -185,16 +202,9 @@ type Landing struct {
 // OpenLanding resolves a landing token and records the visit. An unknown token, or one
 // of an archived customer, is ErrNotFound.
 func (s *Service) OpenLanding(ctx context.Context, token string) (*Landing, error) {
-	l, err := s.db.SetupLinkByLandingToken(ctx, token)
+	l, c, err := s.byLandingToken(ctx, token)
 	if err != nil {
 		return nil, err
-	}
-	c, err := s.db.CustomerByID(ctx, l.CustomerID)
-	if err != nil {
-		return nil, err
-	}
-	if c.Status == kirim.CustomerArchived {
-		return nil, ErrNotFound
 	}
 	if LinkStatus(l, s.now()) == kirim.LinkActive && s.refreshDue(c.ID) {
 		// The mirror may lag (a link used moments ago): ask Kirim, at most every
@@ -244,16 +254,9 @@ func (s *Service) refreshDue(customerID int64) bool {
 // Connect records the click on "Connect WhatsApp" and returns Kirim's setup URL to send
 // the browser to. Only an active link has one to give.
 func (s *Service) Connect(ctx context.Context, token string) (string, error) {
-	l, err := s.db.SetupLinkByLandingToken(ctx, token)
+	l, c, err := s.byLandingToken(ctx, token)
 	if err != nil {
 		return "", err
-	}
-	c, err := s.db.CustomerByID(ctx, l.CustomerID)
-	if err != nil {
-		return "", err
-	}
-	if c.Status == kirim.CustomerArchived {
-		return "", ErrNotFound
 	}
 	if LinkStatus(l, s.now()) != kirim.LinkActive {
 		return "", ErrLinkNotActive
@@ -282,11 +285,7 @@ const (
 // RequestFreshLink is the customer's "send me a fresh link" on the landing page of an
 // expired or revoked link: a new Kirim link, emailed to the address on file.
 func (s *Service) RequestFreshLink(ctx context.Context, token string) error {
-	l, err := s.db.SetupLinkByLandingToken(ctx, token)
-	if err != nil {
-		return err
-	}
-	c, err := s.db.CustomerByID(ctx, l.CustomerID)
+	l, c, err := s.byLandingToken(ctx, token)
 	if err != nil {
 		return err
 	}
