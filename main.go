@@ -176,7 +176,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(addr st
 		return err
 	}
 	ob := onboarding.New(db, kc, cfg.PublicURL, log)
-	wcfg := web.Config{PublicURL: cfg.PublicURL, TrustedProxies: cfg.trustedProxies(), Version: version}
+	wcfg := web.Config{PublicURL: cfg.PublicURL, TrustedProxies: cfg.trustedProxies()}
 	if sb != nil {
 		wcfg.Sandbox = sb
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -179,8 +180,7 @@ func (s *Server) previewLanding(c *fiber.Ctx) error {
 // framable lets a page show inside the portal's own admin pages (previews).
 func framable(c *fiber.Ctx, csp string) {
 	if csp == "" {
-		csp = string(c.Response().Header.Peek("Content-Security-Policy"))
-		csp = csp[:len(csp)-len("frame-ancestors 'none'")] + "frame-ancestors 'self'"
+		csp = strings.Replace(string(c.Response().Header.Peek("Content-Security-Policy")), "frame-ancestors 'none'", "frame-ancestors 'self'", 1)
 	}
 	c.Set("Content-Security-Policy", csp)
 	c.Set("X-Frame-Options", "SAMEORIGIN")

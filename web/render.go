@@ -4,6 +4,7 @@ import (
 	"github.com/a-h/templ"
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/kirim-portal/portal/store"
 	"github.com/kirim-portal/portal/views"
 )
 
@@ -17,9 +18,14 @@ func (s *Server) render(c *fiber.Ctx, component templ.Component) error {
 	return component.Render(ctx, c.Response().BodyWriter())
 }
 
-// page returns the layout model shared by every page.
+// page returns the layout model shared by every page, named after the platform's
+// product (the default name when the database does not answer: error pages still render).
 func (s *Server) page(c *fiber.Ctx, title string) views.Page {
-	return views.Page{Title: title, CSS: s.assets.URL("app.css"), Icon: s.assets.URL("favicon.svg"), Product: "Kirim Portal"}
+	product := store.DefaultBranding().ProductName
+	if b, err := s.db.Branding(c.UserContext()); err == nil {
+		product = b.ProductName
+	}
+	return views.Page{Title: title, CSS: s.assets.URL("app.css"), Icon: s.assets.URL("favicon.svg"), Product: product}
 }
 
 // adminPage adds what staff pages need: scripts, the CSRF token, the signed-in user

@@ -28,8 +28,6 @@ type Config struct {
 	TrustedProxies []string
 	// Sandbox, when set, is the built-in Kirim sandbox, mounted under /sandbox.
 	Sandbox http.Handler
-	// Version is shown in logs and the footer.
-	Version string
 	// DevOutbox is true when no SMTP server is set: emails are held, not sent.
 	DevOutbox bool
 	// WakeMail tells the mail worker that an email is waiting.
