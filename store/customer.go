@@ -7,9 +7,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // Customer is the local mirror of a Kirim customer plus what only the portal knows.
@@ -224,32 +226,35 @@ type CustomerPage struct {
 	Next string
 }
 
-func encodeCursor(created time.Time, id int64) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(formatTime(created) + "|" + strconv.FormatInt(id, 10)))
+func encodeCursor(id int64) string {
+	return base64.RawURLEncoding.EncodeToString([]byte("c" + strconv.FormatInt(id, 10)))
 }
 
-func decodeCursor(s string) (string, int64, bool) {
+func decodeCursor(s string) (int64, bool) {
 	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil {
-		return "", 0, false
+	if err != nil || len(b) < 2 || b[0] != 'c' {
+		return 0, false
 	}
-	t, idStr, ok := strings.Cut(string(b), "|")
-	id, err := strconv.ParseInt(idStr, 10, 64)
-	if !ok || err != nil {
-		return "", 0, false
-	}
-	if _, err := time.Parse(timeLayout, t); err != nil {
-		return "", 0, false
-	}
-	return t, id, true
+	id, err := strconv.ParseInt(string(b[1:]), 10, 64)
+	return id, err == nil && id > 0
 }
 
-// Customers returns a page of customers, newest first, by keyset pagination: any page
-// costs the same however deep it is. Search uses the trigram index for three or more
-// characters.
+// Customers returns a page of customers, newest first (in the order the portal learned
+// of them), by keyset pagination on the id: any page costs the same however deep it is.
+// A search of three or more characters walks the trigram index newest first and stops
+// as soon as the page is full, so a word every customer shares costs no more than a rare
+// one.
 func (db *DB) Customers(ctx context.Context, f CustomerFilter) (*CustomerPage, error) {
 	if f.Limit <= 0 || f.Limit > 200 {
 		f.Limit = 25
+	}
+	before := int64(1<<63 - 1)
+	if f.After != "" {
+		id, ok := decodeCursor(f.After)
+		if !ok {
+			return nil, fmt.Errorf("store: customers: bad cursor: %w", ErrNotFound)
+		}
+		before = id
 	}
 	var where []string
 	var args []any
@@ -259,52 +264,175 @@ func (db *DB) Customers(ctx context.Context, f CustomerFilter) (*CustomerPage, e
 	if f.Stage != "" {
 		where, args = append(where, "c.stage = ?"), append(args, f.Stage)
 	}
-	if q := strings.TrimSpace(f.Search); q != "" {
-		if len([]rune(q)) >= 3 {
-			where = append(where, "c.id IN (SELECT rowid FROM customer_search WHERE customer_search MATCH ?)")
-			args = append(args, `"`+strings.ReplaceAll(q, `"`, `""`)+`"`)
-		} else {
-			// Too short for trigrams: a plain scan, fine for the rare one- or two-letter search.
-			where = append(where, "(c.name LIKE ? ESCAPE '\\' OR c.email LIKE ? ESCAPE '\\')")
-			like := "%" + strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(q) + "%"
-			args = append(args, like, like)
-		}
+	q := strings.TrimSpace(f.Search)
+	var rows []*Customer
+	var err error
+	switch {
+	case q == "":
+		rows, err = db.customerRows(ctx, append(where, "c.id < ?"), append(args, before), f.Limit+1)
+	case len([]rune(q)) < 3:
+		// Too short for trigrams: a scan, newest first, that stops when the page is full.
+		like := "%" + strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(q) + "%"
+		rows, err = db.customerRows(ctx, append(where, "c.id < ?", `(c.name LIKE ? ESCAPE '\' OR c.email LIKE ? ESCAPE '\')`),
+			append(args, before, like, like), f.Limit+1)
+	default:
+		rows, err = db.searchCustomers(ctx, q, where, args, before, f.Limit+1)
 	}
-	if f.After != "" {
-		t, id, ok := decodeCursor(f.After)
-		if !ok {
-			return nil, fmt.Errorf("store: customers: bad cursor: %w", ErrNotFound)
-		}
-		where, args = append(where, "(c.created_at, c.id) < (?, ?)"), append(args, t, id)
+	if err != nil {
+		return nil, fmt.Errorf("store: customers: %w", err)
 	}
+	page := &CustomerPage{Customers: rows}
+	if len(rows) > f.Limit {
+		page.Customers = rows[:f.Limit]
+		page.Next = encodeCursor(page.Customers[f.Limit-1].ID)
+	}
+	return page, nil
+}
+
+func (db *DB) customerRows(ctx context.Context, where []string, args []any, limit int) ([]*Customer, error) {
 	q := `SELECT ` + customerColumns + ` FROM customers c`
 	if len(where) > 0 {
 		q += ` WHERE ` + strings.Join(where, " AND ")
 	}
-	q += ` ORDER BY c.created_at DESC, c.id DESC LIMIT ?`
-	args = append(args, f.Limit+1)
-	rows, err := db.db.QueryContext(ctx, q, args...)
+	rows, err := db.db.QueryContext(ctx, q+` ORDER BY c.id DESC LIMIT ?`, append(args, limit)...)
 	if err != nil {
-		return nil, fmt.Errorf("store: customers: %w", err)
+		return nil, err
 	}
 	defer rows.Close()
-	page := &CustomerPage{}
+	var out []*Customer
 	for rows.Next() {
 		c, err := scanCustomer(rows)
 		if err != nil {
-			return nil, fmt.Errorf("store: customers: %w", err)
+			return nil, err
 		}
-		page.Customers = append(page.Customers, c)
+		out = append(out, c)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: customers: %w", err)
+	return out, rows.Err()
+}
+
+// searchBatch is how many index matches a search reads at a time.
+const searchBatch = 200
+
+// trigrams returns the distinct lower-case three-character pieces of s, as the trigram
+// tokenizer indexes them.
+func trigrams(s string) []string {
+	r := []rune(strings.ToLower(s))
+	seen := map[string]bool{}
+	var out []string
+	for i := 0; i+3 <= len(r); i++ {
+		t := string(r[i : i+3])
+		if !seen[t] {
+			seen[t] = true
+			out = append(out, t)
+		}
 	}
-	if len(page.Customers) > f.Limit {
-		page.Customers = page.Customers[:f.Limit]
-		last := page.Customers[f.Limit-1]
-		page.Next = encodeCursor(last.CreatedAt, last.ID)
+	return out
+}
+
+// rareEnough is the match count under which a trigram is read whole from the index.
+const rareEnough = 128
+
+// likelyRare orders trigrams so that the ones with digits or symbols, rarer in names
+// and addresses, are counted first.
+func likelyRare(t string) int {
+	score := 0
+	for _, r := range t {
+		switch {
+		case unicode.IsDigit(r):
+			score -= 2
+		case !unicode.IsLetter(r) && r != ' ':
+			score--
+		}
 	}
-	return page, nil
+	return score
+}
+
+func ftsPhrase(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+
+// countUpTo counts the customers matching an index query, stopping at rareEnough.
+func (db *DB) countUpTo(ctx context.Context, match string) (int, error) {
+	var n int
+	err := db.db.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM customer_search WHERE customer_search MATCH ? LIMIT ?)`,
+		match, rareEnough).Scan(&n)
+	return n, err
+}
+
+// searchCustomers finds customers whose name, email or phone number contains q, newest
+// first, in time that does not grow with the number of customers:
+//   - it counts, up to rareEnough, the customers holding a few of q's trigrams (the
+//     likely rare ones first), then those holding the three rarest together;
+//   - when that is few, all of them are read and those whose text really contains q
+//     are kept;
+//   - otherwise matches are plentiful: the index is walked newest first with the whole
+//     of q and stops as soon as the page is full.
+func (db *DB) searchCustomers(ctx context.Context, q string, where []string, args []any, before int64, limit int) ([]*Customer, error) {
+	type tri struct {
+		t string
+		n int
+	}
+	var tris []tri
+	candidates := trigrams(q)
+	slices.SortStableFunc(candidates, func(a, b string) int { return likelyRare(a) - likelyRare(b) })
+	for _, t := range candidates[:min(len(candidates), 6)] {
+		n, err := db.countUpTo(ctx, ftsPhrase(t))
+		if err != nil {
+			return nil, err
+		}
+		if n == 0 {
+			return nil, nil // a trigram no customer has: nothing can match
+		}
+		tris = append(tris, tri{t, n})
+	}
+	slices.SortStableFunc(tris, func(a, b tri) int { return a.n - b.n })
+	var parts []string
+	for _, t := range tris[:min(len(tris), 3)] {
+		parts = append(parts, ftsPhrase(t.t))
+	}
+	match := strings.Join(parts, " AND ")
+	n, err := db.countUpTo(ctx, match)
+	if err != nil {
+		return nil, err
+	}
+	if n < rareEnough {
+		like := "%" + strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(q) + "%"
+		where = append(append([]string{}, where...), "c.id < ?",
+			`c.id IN (SELECT rowid FROM customer_search WHERE customer_search MATCH ?)`,
+			`(c.name LIKE ? ESCAPE '\' OR c.email LIKE ? ESCAPE '\' OR EXISTS (SELECT 1 FROM whatsapp_accounts a
+				WHERE a.customer_id = c.id AND a.phone_number LIKE ? ESCAPE '\'))`)
+		return db.customerRows(ctx, where, append(append([]any{}, args...), before, match, like, like, like), limit)
+	}
+	var out []*Customer
+	for len(out) < limit {
+		rows, err := db.db.QueryContext(ctx, `SELECT rowid FROM customer_search WHERE customer_search MATCH ? AND rowid < ?
+			ORDER BY rowid DESC LIMIT ?`, ftsPhrase(q), before, searchBatch)
+		if err != nil {
+			return nil, err
+		}
+		var ids []any
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			ids = append(ids, id)
+			before = id
+		}
+		rows.Close()
+		if len(ids) == 0 {
+			break
+		}
+		found, err := db.customerRows(ctx, append(append([]string{}, where...), "c.id IN (?"+strings.Repeat(",?", len(ids)-1)+")"),
+			append(append([]any{}, args...), ids...), limit-len(out))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, found...)
+		if len(ids) < searchBatch {
+			break
+		}
+	}
+	return out, nil
 }
 
 // CustomerCounts are the numbers of customers in all, per status and per stage, kept
@@ -351,7 +479,7 @@ func (db *DB) SetCustomerLocale(ctx context.Context, id int64, locale string) er
 }
 
 // CustomerCursor is the list cursor that starts the page after c.
-func CustomerCursor(c *Customer) string { return encodeCursor(c.CreatedAt, c.ID) }
+func CustomerCursor(c *Customer) string { return encodeCursor(c.ID) }
 
 // ImportCustomers mirrors many Kirim customers in one transaction, skipping those
 // already known. It returns how many were new.

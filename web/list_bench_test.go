@@ -53,9 +53,10 @@ func BenchmarkCustomerList(b *testing.B) {
 		pages := map[string]string{
 			"first":  "/admin/customers",
 			"search": "/admin/customers?q=" + url.QueryEscape(fmt.Sprintf("Nomor %d Jaya", n-7)),
+			"broad":  "/admin/customers?q=Jaya",
 			"deep":   "/admin/customers?after=" + store.CustomerCursor(mid),
 		}
-		for _, name := range []string{"first", "search", "deep"} {
+		for _, name := range []string{"first", "search", "broad", "deep"} {
 			b.Run(fmt.Sprintf("%s/n=%d", name, n), func(b *testing.B) {
 				for b.Loop() {
 					req, _ := http.NewRequest("GET", h.URL+pages[name], nil)
