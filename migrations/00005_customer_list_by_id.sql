@@ -2,6 +2,7 @@
 -- indexes, whose implicit last column is the id. The created_at ones are no longer read.
 
 -- +goose Up
+DROP INDEX customers_newest;
 DROP INDEX customers_status_newest;
 DROP INDEX customers_stage_newest;
 CREATE INDEX customers_status ON customers (status);
@@ -12,3 +13,4 @@ DROP INDEX customers_stage;
 DROP INDEX customers_status;
 CREATE INDEX customers_status_newest ON customers (status, created_at DESC, id DESC);
 CREATE INDEX customers_stage_newest ON customers (stage, created_at DESC, id DESC);
+CREATE INDEX customers_newest ON customers (created_at DESC, id DESC);
