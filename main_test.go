@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -361,5 +363,53 @@ func TestDockerfile(t *testing.T) {
 	var stderr bytes.Buffer
 	if code := cli(context.Background(), []string{"healthcheck", "-addr", freeAddr(t)}, envOf(map[string]string{"PORTAL_DATA_DIR": t.TempDir()}), nil, io.Discard, &stderr); code != 1 {
 		t.Errorf("healthcheck with nothing listening: exit %d, want 1 (%s)", code, stderr.String())
+	}
+}
+
+// TestGracefulShutdown: a request in flight when the signal comes still gets its answer,
+// and serve returns cleanly afterwards.
+func TestGracefulShutdown(t *testing.T) {
+	cfg, _, err := loadConfig("serve", nil, envOf(map[string]string{"PORTAL_ADDR": "127.0.0.1:0", "PORTAL_DATA_DIR": t.TempDir()}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.prepareDataDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	addrc, done := make(chan string, 1), make(chan error, 1)
+	go func() { done <- serve(ctx, cfg, newLogger("text", io.Discard), func(a string) { addrc <- a }) }()
+	addr := <-addrc
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	body := "email=a%40example.test&password=x"
+	// Half a request, then the shutdown signal, then the rest.
+	fmt.Fprintf(conn, "POST /login HTTP/1.1\r\nHost: %s\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: %d\r\n\r\n%s", addr, len(body), body[:10])
+	time.Sleep(100 * time.Millisecond)
+	cancel()
+	time.Sleep(200 * time.Millisecond)
+	select {
+	case err := <-done:
+		t.Fatalf("serve returned with a request in flight: %v", err)
+	default:
+	}
+	fmt.Fprint(conn, body[10:])
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("the in-flight request got no answer: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden { // no CSRF token: refused, but answered
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	conn.Close()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("serve: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("serve did not stop")
 	}
 }

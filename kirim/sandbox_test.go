@@ -498,3 +498,35 @@ func TestWebhookSubscriptionAndDelivery(t *testing.T) {
 		t.Fatal("no webhook delivered")
 	}
 }
+
+// TestWebhookRetries: a delivery that meets a 5xx is tried again, signed anew, with the
+// attempt number; a 4xx is final.
+func TestWebhookRetries(t *testing.T) {
+	ctx := context.Background()
+	var mu sync.Mutex
+	var attempts []string
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		attempts = append(attempts, r.Header.Get("X-Kirim-Event")+"#"+r.Header.Get("X-Kirim-Attempt"))
+		if r.Header.Get("X-Kirim-Event") == "customer.created" && r.Header.Get("X-Kirim-Attempt") == "1" {
+			w.WriteHeader(503)
+			return
+		}
+		if r.Header.Get("X-Kirim-Event") == "customer.updated" {
+			w.WriteHeader(400)
+		}
+	}))
+	defer hook.Close()
+	e := newEnv(t, sandbox.Options{Now: time.Now, WebhookRetryDelays: []time.Duration{0, 50 * time.Millisecond, 50 * time.Millisecond}})
+	e.client.CreateWebhookSubscription(ctx, kirim.CreateWebhookSubscriptionParams{URL: hook.URL, Events: []string{"customer.created", "customer.updated"}})
+	cu, _ := e.client.CreateCustomer(ctx, kirim.CreateCustomerParams{Name: "Retry Me"})
+	e.client.UpdateCustomer(ctx, cu.ID, kirim.UpdateCustomerParams{Name: kirim.Value("Retried")})
+	time.Sleep(500 * time.Millisecond)
+	mu.Lock()
+	got := strings.Join(attempts, ",")
+	mu.Unlock()
+	if strings.Count(got, "customer.created#") != 2 || !strings.Contains(got, "customer.created#2") || strings.Count(got, "customer.updated#") != 1 {
+		t.Fatalf("attempts %s; want created twice (503 then 200) and updated once (400 is final)", got)
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -167,5 +168,15 @@ func TestInternalErrorPage(t *testing.T) {
 	get(t, s.App(), "/nope")
 	if n := strings.Count(logs.String(), "level=ERROR"); n != 1 {
 		t.Fatalf("%d error lines after a 404, want still 1", n)
+	}
+}
+
+func TestSessionCookieOptions(t *testing.T) {
+	for _, secure := range []bool{false, true} {
+		st := newSessionStore([][]byte{make([]byte, 64), make([]byte, 32)}, secure)
+		o := st.Options
+		if !o.HttpOnly || o.SameSite != http.SameSiteLaxMode || o.Secure != secure || o.MaxAge != int(sessionAbsolute/time.Second) {
+			t.Fatalf("secure=%v: options %+v", secure, o)
+		}
 	}
 }
