@@ -522,9 +522,18 @@ func TestWebhookRetries(t *testing.T) {
 	e.client.CreateWebhookSubscription(ctx, kirim.CreateWebhookSubscriptionParams{URL: hook.URL, Events: []string{"customer.created", "customer.updated"}})
 	cu, _ := e.client.CreateCustomer(ctx, kirim.CreateCustomerParams{Name: "Retry Me"})
 	e.client.UpdateCustomer(ctx, cu.ID, kirim.UpdateCustomerParams{Name: kirim.Value("Retried")})
-	time.Sleep(500 * time.Millisecond)
+	var got string
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		mu.Lock()
+		got = strings.Join(attempts, ",")
+		mu.Unlock()
+		if strings.Count(got, "customer.created#") == 2 && strings.Contains(got, "customer.updated#") {
+			break
+		}
+	}
+	time.Sleep(200 * time.Millisecond) // room for a wrong extra attempt to show
 	mu.Lock()
-	got := strings.Join(attempts, ",")
+	got = strings.Join(attempts, ",")
 	mu.Unlock()
 	if strings.Count(got, "customer.created#") != 2 || !strings.Contains(got, "customer.created#2") || strings.Count(got, "customer.updated#") != 1 {
 		t.Fatalf("attempts %s; want created twice (503 then 200) and updated once (400 is final)", got)
