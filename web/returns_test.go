@@ -249,3 +249,36 @@ func TestFailureReturn(t *testing.T) {
 		t.Fatal("the dashboard does not count failures by reason")
 	}
 }
+
+func TestDashboardAndSyncAll(t *testing.T) {
+	h := newHarness(t)
+	staff := h.signedIn()
+	ctx := context.Background()
+	soon := staff.createCustomer(url.Values{"name": {"Expiring Soon"}})
+	staff.get(soon)
+	staff.post(soon+"/links", url.Values{"expires_in_hours": {"24"}})
+	c := h.newLinkedCustomer(t, staff, "Connected Co")
+	visitor := h.browser()
+	visitor.get(h.signupVia(t, c.ID, "outcome=success"))
+	h.srv.ob.Wait()
+
+	_, dash := staff.get("/admin/")
+	for _, want := range []string{"Expiring Soon", "expires in 23 h", "Onboarding funnel", "Median time to connect"} {
+		if !strings.Contains(dash, want) {
+			t.Errorf("dashboard lacks %q", want)
+		}
+	}
+	if resp, _ := staff.post("/admin/templates/sync", nil); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sync all: %d", resp.StatusCode)
+	}
+	h.srv.ob.Wait()
+	accounts, _ := h.db.Accounts(ctx, c.ID)
+	syncs, _ := h.db.TemplateSyncs(ctx, accounts[0].ID, 10)
+	if len(syncs) != 2 || syncs[0].Trigger != "sync_all" || syncs[0].Error != "" {
+		t.Fatalf("syncs %+v", syncs)
+	}
+	_, dash = staff.get("/admin/")
+	if !strings.Contains(dash, "Last sync of all templates: 1 accounts, 0 failed") {
+		t.Fatal("the dashboard does not report the sync of all templates")
+	}
+}
