@@ -327,7 +327,16 @@ func backup(ctx context.Context, cfg Config, path string, stdout io.Writer) erro
 	if err := db.Backup(ctx, path); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "backup written to %s\n", path)
+	copyDB, err := store.Open(ctx, path, nil)
+	if err != nil {
+		return err
+	}
+	defer copyDB.Close()
+	verdict, err := copyDB.IntegrityCheck(ctx)
+	if err != nil || verdict != "ok" {
+		return fmt.Errorf("backup %s fails its integrity check: %s %v", path, verdict, err)
+	}
+	fmt.Fprintf(stdout, "backup written to %s (integrity check: ok)\n", path)
 	return nil
 }
 

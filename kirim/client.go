@@ -104,9 +104,6 @@ func New(baseURL, apiKey string, opts ...Option) (*Client, error) {
 	return c, nil
 }
 
-// BaseURL returns the API base URL.
-func (c *Client) BaseURL() string { return c.base.String() }
-
 // String never shows the key.
 func (c *Client) String() string { return "kirim.Client(" + c.base.String() + ")" }
 

@@ -497,6 +497,23 @@ func TestWebhookSubscriptionAndDelivery(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("no webhook delivered")
 	}
+	// During a rotation every active secret signs: either one alone verifies.
+	newSecret := e.sb.RotateWebhookSecret()
+	e.client.CreateCustomer(ctx, kirim.CreateCustomerParams{Name: "Rotated"})
+	select {
+	case r := <-got:
+		body := <-bodies
+		if n := strings.Count(r.Header.Get("X-Kirim-Signature"), "v1="); n != 2 {
+			t.Fatalf("%d signatures during a rotation, want 2", n)
+		}
+		for _, secret := range []string{sub.InitialSecret.Reveal(), newSecret} {
+			if err := kirim.VerifyWebhook(r.Header, body, []string{secret}, time.Now(), kirim.WebhookTolerance); err != nil {
+				t.Fatalf("does not verify with one of the secrets: %v", err)
+			}
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no webhook delivered after the rotation")
+	}
 }
 
 // TestWebhookRetries: a delivery that meets a 5xx is tried again, signed anew, with the

@@ -96,11 +96,6 @@ func (db *DB) AccountsByStatus(ctx context.Context, statuses ...string) ([]*Acco
 	return db.accounts(ctx, q, args...)
 }
 
-// AllAccounts lists every mirrored account.
-func (db *DB) AllAccounts(ctx context.Context) ([]*Account, error) {
-	return db.accounts(ctx, "1 = 1")
-}
-
 func repeat(s string, n int) string {
 	out := ""
 	for range n {

@@ -481,41 +481,6 @@ func (db *DB) SetCustomerLocale(ctx context.Context, id int64, locale string) er
 // CustomerCursor is the list cursor that starts the page after c.
 func CustomerCursor(c *Customer) string { return encodeCursor(c.ID) }
 
-// ImportCustomers mirrors many Kirim customers in one transaction, skipping those
-// already known. It returns how many were new.
-func (db *DB) ImportCustomers(ctx context.Context, ms []CustomerMirror) (int, error) {
-	added := 0
-	err := db.tx(ctx, func(tx *sql.Tx) error {
-		stmt, err := tx.PrepareContext(ctx, `INSERT INTO customers (kirim_id, name, email, status, metadata, team_id,
-			archived_at, kirim_created_at, kirim_updated_at, synced_at, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (kirim_id) DO NOTHING`)
-		if err != nil {
-			return err
-		}
-		defer stmt.Close()
-		now := db.now()
-		for _, m := range ms {
-			meta, err := metadataArg(m.Metadata)
-			if err != nil {
-				return err
-			}
-			// The local creation time follows Kirim's, so the list keeps Kirim's order.
-			res, err := stmt.ExecContext(ctx, m.KirimID, m.Name, m.Email, m.Status, meta, m.TeamID, nullTimeArg(m.ArchivedAt),
-				formatTime(m.CreatedAt), formatTime(m.UpdatedAt), now, formatTime(m.CreatedAt), now)
-			if err != nil {
-				return err
-			}
-			n, _ := res.RowsAffected()
-			added += int(n)
-		}
-		return nil
-	})
-	if err != nil {
-		return 0, fmt.Errorf("store: import customers: %w", err)
-	}
-	return added, nil
-}
-
 // CustomerDiff is what reconciliation changed on one customer.
 type CustomerDiff struct {
 	CustomerID int64

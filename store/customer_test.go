@@ -25,7 +25,7 @@ func TestCustomerSearch(t *testing.T) {
 		ms = append(ms, store.CustomerMirror{KirimID: fmt.Sprintf("cus_%026d", i), Name: fmt.Sprintf("Warung Makan %d Sederhana", i),
 			Email: &email, Status: status, CreatedAt: base.Add(time.Duration(i) * time.Minute), UpdatedAt: base})
 	}
-	if _, err := db.ImportCustomers(ctx, ms); err != nil {
+	if _, err := db.ReconcileCustomers(ctx, ms, "seed"); err != nil {
 		t.Fatal(err)
 	}
 	special, _ := db.CustomerByKirimID(ctx, fmt.Sprintf("cus_%026d", 42))

@@ -14,7 +14,7 @@ import (
 )
 
 // seedCustomers mirrors n customers with spread-out creation times, as the reconciler
-// would import them.
+// imports them.
 func seedCustomers(tb testing.TB, db *store.DB, n int) {
 	tb.Helper()
 	ctx := context.Background()
@@ -29,7 +29,7 @@ func seedCustomers(tb testing.TB, db *store.DB, n int) {
 				Email: &email, Status: statuses[i%len(statuses)], TeamID: "team_1",
 				CreatedAt: base.Add(time.Duration(i) * time.Second), UpdatedAt: base})
 		}
-		if _, err := db.ImportCustomers(ctx, ms); err != nil {
+		if _, err := db.ReconcileCustomers(ctx, ms, "seed"); err != nil {
 			tb.Fatal(err)
 		}
 	}

@@ -116,9 +116,6 @@ func (k *Keyring) SessionKeys() [][]byte {
 	return pairs
 }
 
-// Derive returns a key for another named purpose (for example CSRF or token hashing).
-func (k *Keyring) Derive(purpose string, n int) []byte { return derive(k.master, purpose, n) }
-
 // Seal encrypts plaintext bound to aad (the row it belongs to): the result opens only
 // with the same aad. Layout: version(1) | key id(4) | nonce(12) | ciphertext+tag.
 func (k *Keyring) Seal(plaintext, aad []byte) []byte {
