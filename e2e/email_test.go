@@ -28,6 +28,8 @@ func TestEmailJourney(t *testing.T) {
 		return page.GetByRole(r, playwright.PageGetByRoleOptions{Name: name, Exact: playwright.Bool(true)})
 	}
 	signIn(t, page)
+	id := uniq()
+	customer, address := "Warung Bu Sri "+id, "sri"+id+"@warung.test"
 
 	t.Run("set the branding", func(t *testing.T) {
 		must(t, role("link", "Branding").Click())
@@ -44,20 +46,20 @@ func TestEmailJourney(t *testing.T) {
 	t.Run("create a customer and email the link", func(t *testing.T) {
 		_, err := page.Goto(portalURL + "/admin/customers/new")
 		must(t, err)
-		must(t, page.GetByLabel("Name").Fill("Warung Bu Sri"))
-		must(t, page.GetByLabel("Email (optional)").Fill("sri@warung.test"))
+		must(t, page.GetByLabel("Name").Fill(customer))
+		must(t, page.GetByLabel("Email (optional)").Fill(address))
 		must(t, page.GetByLabel("Email a setup link now").Check())
 		must(t, role("button", "Create customer").Click())
 		must(t, expect.Locator(page.GetByRole("status")).ToContainText("Setup link email queued."))
 
-		msgs := mp.WaitForSearch("to:sri@warung.test", 1, 15*time.Second)
+		msgs := mp.WaitForSearch("to:"+address, 1, 15*time.Second)
 		if len(msgs) != 1 {
-			t.Fatalf("%d emails to sri@warung.test", len(msgs))
+			t.Fatalf("%d emails to %s", len(msgs), address)
 		}
 		m := mp.Message(msgs[0].ID)
 		landing = regexp.MustCompile(regexp.QuoteMeta(portalURL) + `/onboard/[A-Za-z0-9_-]{32}`).FindString(m.Text)
 		for part, body := range map[string]string{"HTML": m.HTML, "text": m.Text} {
-			for _, want := range []string{"Toko Cloud", "Warung Bu Sri", landing, "help@tokocloud.test"} {
+			for _, want := range []string{"Toko Cloud", customer, landing, "help@tokocloud.test"} {
 				if want == "" || !strings.Contains(body, want) {
 					t.Errorf("the %s part lacks %q", part, want)
 				}
@@ -76,16 +78,16 @@ func TestEmailJourney(t *testing.T) {
 		_, err := visitor.Goto(landing)
 		must(t, err)
 		must(t, expect.Locator(visitor.Locator("header.bar")).ToContainText("Toko Cloud"))
-		must(t, expect.Locator(visitor.GetByRole("heading", playwright.PageGetByRoleOptions{Level: playwright.Int(1)})).ToHaveText("Welcome, Warung Bu Sri"))
+		must(t, expect.Locator(visitor.GetByRole("heading", playwright.PageGetByRoleOptions{Level: playwright.Int(1)})).ToHaveText("Welcome, "+customer))
 		shot(t, visitor, "landing")
 		must(t, visitor.GetByRole("link", playwright.PageGetByRoleOptions{Name: "Connect WhatsApp"}).Click())
 		must(t, expect.Page(visitor).ToHaveURL(regexp.MustCompile(`/sandbox/onboard/csl_[A-Za-z0-9_-]{24}$`)))
-		must(t, expect.Locator(visitor.GetByText("Warung Bu Sri")).ToBeVisible())
+		must(t, expect.Locator(visitor.GetByText(customer)).ToBeVisible())
 		shot(t, visitor, "kirim-hosted-page")
 	})
 
 	t.Run("an expired link offers a fresh one by email", func(t *testing.T) {
-		expireLinks(t, "Warung Bu Sri")
+		expireLinks(t, customer)
 		visitor := newPage(t)
 		_, err := visitor.Goto(landing)
 		must(t, err)
@@ -93,7 +95,7 @@ func TestEmailJourney(t *testing.T) {
 		shot(t, visitor, "landing-expired")
 		must(t, visitor.GetByRole("button", playwright.PageGetByRoleOptions{Name: "Send me a fresh link"}).Click())
 		must(t, expect.Locator(visitor.GetByRole("status")).ToContainText("A fresh link is on its way"))
-		msgs := mp.WaitForSearch("to:sri@warung.test", 2, 15*time.Second)
+		msgs := mp.WaitForSearch("to:"+address, 2, 15*time.Second)
 		if len(msgs) != 2 {
 			t.Fatalf("%d emails after asking for a fresh link", len(msgs))
 		}

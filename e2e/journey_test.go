@@ -62,7 +62,8 @@ func connectOnKirim(t *testing.T, visitor playwright.Page, phone string) {
 func TestFullJourney(t *testing.T) {
 	staff := newPage(t)
 	signIn(t, staff)
-	landing := emailedLanding(t, staff, "Kedai Kopi Nusantara", "kopi@nusantara.test")
+	id := uniq()
+	landing := emailedLanding(t, staff, "Kedai Kopi Nusantara "+id, "kopi"+id+"@nusantara.test")
 	customerPage := staff.URL()
 
 	visitor := newPage(t)
@@ -99,7 +100,8 @@ func TestFullJourney(t *testing.T) {
 func TestFailureJourney(t *testing.T) {
 	staff := newPage(t)
 	signIn(t, staff)
-	landing := emailedLanding(t, staff, "Toko Gagal Dulu", "gagal@dulu.test")
+	id := uniq()
+	landing := emailedLanding(t, staff, "Toko Gagal Dulu "+id, "gagal"+id+"@dulu.test")
 	customerPage := staff.URL()
 
 	visitor := newPage(t)

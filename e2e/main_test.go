@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -231,3 +232,7 @@ func signIn(t *testing.T, page playwright.Page) {
 	must(t, page.GetByRole("button", playwright.PageGetByRoleOptions{Name: "Sign in"}).Click())
 	must(t, expect.Page(page).ToHaveURL(portalURL+"/admin/"))
 }
+
+// uniq is a short suffix that keeps names and addresses of one test run apart from
+// those of other runs against the same portal.
+func uniq() string { return strconv.FormatInt(time.Now().UnixNano()%1_000_000_000, 36) }
