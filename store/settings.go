@@ -39,8 +39,20 @@ func DefaultBranding() Branding {
 	}
 }
 
-// Branding returns the saved branding, or the defaults.
+// Branding returns the saved branding, or the defaults. It is read on every public page,
+// so the store keeps it in memory; its own writers refresh the copy.
 func (db *DB) Branding(ctx context.Context) (Branding, error) {
+	if b := db.branding.Load(); b != nil {
+		return *b, nil
+	}
+	b, err := db.readBranding(ctx)
+	if err == nil {
+		db.branding.Store(&b)
+	}
+	return b, err
+}
+
+func (db *DB) readBranding(ctx context.Context) (Branding, error) {
 	b := DefaultBranding()
 	var raw string
 	err := db.db.QueryRowContext(ctx, `SELECT value FROM settings WHERE key = 'branding'`).Scan(&raw)
@@ -67,6 +79,7 @@ func (db *DB) SaveBranding(ctx context.Context, b Branding) error {
 	if err != nil {
 		return fmt.Errorf("store: save branding: %w", err)
 	}
+	db.branding.Store(nil)
 	return nil
 }
 
@@ -101,6 +114,7 @@ func (db *DB) SaveLogo(ctx context.Context, contentType string, data []byte) (st
 	if err != nil {
 		return "", fmt.Errorf("store: save logo: %w", err)
 	}
+	db.branding.Store(nil)
 	return sha, nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/pressly/goose/v3"
@@ -32,6 +33,8 @@ const timeLayout = "2006-01-02T15:04:05.000000Z"
 type DB struct {
 	db   *sql.DB
 	keys *secret.Keyring
+	// branding caches the branding setting (see Branding).
+	branding atomic.Pointer[Branding]
 	// Now is the clock; tests replace it.
 	Now func() time.Time
 }

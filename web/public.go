@@ -35,8 +35,8 @@ func (s *Server) publicLimit() fiber.Handler {
 
 // publicPage is the layout model of pages in the platform's branding.
 func (s *Server) publicPage(c *fiber.Ctx, b store.Branding, title, locale string) views.Page {
-	p := s.page(c, title)
-	p.Lang, p.Product = locale, b.ProductName
+	p := s.pageFor(title, b.ProductName)
+	p.Lang = locale
 	p.Theme = "/brand/theme.css?v=" + themeVersion(b)
 	if b.LogoSHA != "" {
 		p.Logo = "/brand/logo?v=" + b.LogoSHA[:12]

@@ -25,6 +25,10 @@ func (s *Server) page(c *fiber.Ctx, title string) views.Page {
 	if b, err := s.db.Branding(c.UserContext()); err == nil {
 		product = b.ProductName
 	}
+	return s.pageFor(title, product)
+}
+
+func (s *Server) pageFor(title, product string) views.Page {
 	return views.Page{Title: title, CSS: s.assets.URL("app.css"), Icon: s.assets.URL("favicon.svg"), Product: product}
 }
 
