@@ -1,7 +1,9 @@
 package e2e
 
 import (
+	"fmt"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/playwright-community/playwright-go"
@@ -103,6 +105,25 @@ func TestAdminJourney(t *testing.T) {
 		must(t, expect.Locator(history).ToContainText("active"))
 		must(t, expect.Locator(history).ToContainText("in 2 days"))
 		shot(t, page, "customer-with-link")
+	})
+
+	t.Run("fits a phone screen", func(t *testing.T) {
+		must(t, page.SetViewportSize(390, 844))
+		defer page.SetViewportSize(1280, 900)
+		for _, path := range []string{page.URL(), portalURL + "/admin/customers", portalURL + "/admin/"} {
+			_, err := page.Goto(path)
+			must(t, err)
+			overflow, err := page.Evaluate(`document.documentElement.scrollWidth - window.innerWidth`)
+			must(t, err)
+			if n := fmt.Sprint(overflow); n != "0" && !strings.HasPrefix(n, "-") {
+				t.Errorf("%s is %s px wider than a phone screen", path, n)
+			}
+		}
+		shot(t, page, "dashboard-phone")
+		_, err := page.GoBack()
+		must(t, err)
+		_, err = page.GoBack()
+		must(t, err)
 	})
 
 	t.Run("revoke the link", func(t *testing.T) {
