@@ -92,6 +92,25 @@ func TestLandingPageAndConnect(t *testing.T) {
 		t.Fatalf("stage %s", cu.Stage)
 	}
 
+	t.Run("send again from the customer page, with a fresh link", func(t *testing.T) {
+		customerPage := "/admin/customers/" + itoa(cu.ID)
+		staff.get(customerPage)
+		if resp, _ := staff.post(customerPage+"/email", url.Values{"fresh": {"1"}}); resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("send: %d", resp.StatusCode)
+		}
+		emails, _ := h.db.Emails(ctx, cu.ID, 10)
+		links, _ := h.db.SetupLinks(ctx, cu.ID)
+		if len(emails) != 2 || len(links) != 2 || landingURL.FindString(emails[0].Text) == link {
+			t.Fatalf("%d emails, %d links; the new email must carry the new link", len(emails), len(links))
+		}
+		staff.post(customerPage+"/email", nil) // without "fresh": the active link again
+		emails, _ = h.db.Emails(ctx, cu.ID, 10)
+		links, _ = h.db.SetupLinks(ctx, cu.ID)
+		if len(emails) != 3 || len(links) != 2 || landingURL.FindString(emails[0].Text) != landingURL.FindString(emails[1].Text) {
+			t.Fatal("sending without a fresh link did not reuse the active one")
+		}
+	})
+
 	t.Run("unknown token", func(t *testing.T) {
 		resp, body := visitor.get("/onboard/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
 		if resp.StatusCode != 404 || !strings.Contains(body, "Link not found") {
