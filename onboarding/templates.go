@@ -46,6 +46,18 @@ func (s *Service) SyncTemplates(ctx context.Context, accountID int64, trigger st
 	return err
 }
 
+// SyncCustomerTemplates syncs an account of this customer (another's is not found).
+func (s *Service) SyncCustomerTemplates(ctx context.Context, customerID, accountID int64, trigger string) error {
+	a, err := s.db.AccountByID(ctx, accountID)
+	if err != nil {
+		return err
+	}
+	if a.CustomerID == nil || *a.CustomerID != customerID {
+		return ErrNotFound
+	}
+	return s.SyncTemplates(ctx, accountID, trigger)
+}
+
 // goSync syncs one account's templates in the background (after a connection).
 func (s *Service) goSync(accountID int64, trigger string) {
 	s.bg.Add(1)

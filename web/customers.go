@@ -387,11 +387,7 @@ var (
 	}
 	syncTemplates = func(s *Server, c *fiber.Ctx, id int64) error {
 		accountID, _ := strconv.ParseInt(c.Params("account"), 10, 64)
-		a, err := s.db.AccountByID(c.UserContext(), accountID)
-		if err != nil || a.CustomerID == nil || *a.CustomerID != id {
-			return fiber.ErrNotFound
-		}
-		return s.ob.SyncTemplates(c.UserContext(), accountID, "staff")
+		return s.ob.SyncCustomerTemplates(c.UserContext(), id, accountID, "staff")
 	}
 	updateRedirects = func(s *Server, c *fiber.Ctx, id int64) error {
 		return s.ob.UpdateLinkRedirects(c.UserContext(), id, linkID(c), strings.TrimSpace(c.FormValue("success_redirect_url")),
