@@ -221,15 +221,13 @@ func (s *Service) OpenLanding(ctx context.Context, token string) (*Landing, erro
 		return nil, err
 	}
 	land := &Landing{Customer: c, Link: l, Status: LinkStatus(l, s.now()), Branding: b}
-	recent, err := s.db.RecentEvent(ctx, c.ID, "landing.opened", s.now().Add(-10*time.Minute))
+	// A reload within ten minutes is not a new visit.
+	added, err := s.db.AddEventOnce(ctx, store.Event{CustomerID: &c.ID, Kind: "landing.opened", Actor: "customer",
+		Detail: map[string]any{"link": l.KirimID, "link_status": land.Status}}, s.now().Add(-10*time.Minute))
 	if err != nil {
 		return nil, err
 	}
-	if !recent { // a reload is not a new visit
-		if _, err := s.db.AddEvent(ctx, store.Event{CustomerID: &c.ID, Kind: "landing.opened", Actor: "customer",
-			Detail: map[string]any{"link": l.KirimID, "link_status": land.Status}}); err != nil {
-			return nil, err
-		}
+	if added {
 		if land.Status == kirim.LinkActive {
 			if err := s.advance(ctx, c, StageOpened); err != nil {
 				return nil, err
@@ -283,32 +281,38 @@ const (
 )
 
 // RequestFreshLink is the customer's "send me a fresh link" on the landing page of an
-// expired or revoked link: a new Kirim link, emailed to the address on file.
-func (s *Service) RequestFreshLink(ctx context.Context, token string) error {
+// expired or revoked link: a new Kirim link, emailed to the address on file. It returns
+// the customer (for the answer's language) along with any refusal.
+func (s *Service) RequestFreshLink(ctx context.Context, token string) (*store.Customer, error) {
 	l, c, err := s.byLandingToken(ctx, token)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	switch LinkStatus(l, s.now()) {
 	case kirim.LinkActive:
-		return ErrLinkUsable
+		return c, ErrLinkUsable
 	case kirim.LinkConsumed:
-		return ErrLinkUsedUp
+		return c, ErrLinkUsedUp
 	}
 	if c.Email == "" {
-		return ErrNoEmail
+		return c, ErrNoEmail
 	}
-	n, last, err := s.db.CountEvents(ctx, c.ID, "link.fresh_requested", s.now().Add(-24*time.Hour))
+	n, err := s.db.CountEvents(ctx, c.ID, "link.fresh_requested", s.now().Add(-24*time.Hour))
 	if err != nil {
-		return err
+		return c, err
 	}
-	if n >= freshLinkPerDay || (last != nil && s.now().Sub(*last) < freshLinkGap) {
-		return ErrTooSoon
+	if n >= freshLinkPerDay {
+		return c, ErrTooSoon
 	}
-	if _, err := s.db.AddEvent(ctx, store.Event{CustomerID: &c.ID, Kind: "link.fresh_requested", Actor: "customer",
-		Detail: map[string]any{"link": l.KirimID}}); err != nil {
-		return err
+	// Recording the request claims the slot: two clicks at once send one link.
+	added, err := s.db.AddEventOnce(ctx, store.Event{CustomerID: &c.ID, Kind: "link.fresh_requested", Actor: "customer",
+		Detail: map[string]any{"link": l.KirimID}}, s.now().Add(-freshLinkGap))
+	if err != nil {
+		return c, err
+	}
+	if !added {
+		return c, ErrTooSoon
 	}
 	_, err = s.SendLinkEmail(ctx, c.ID, true, "customer")
-	return err
+	return c, err
 }

@@ -153,15 +153,10 @@ func (s *Service) MarkUnconfirmed(ctx context.Context, returnKey string, q Retur
 	if err != nil {
 		return nil, err
 	}
-	recent, err := s.db.RecentEvent(ctx, c.ID, "signup.unconfirmed", s.now().Add(-time.Hour))
-	if err != nil {
+	if _, err := s.db.AddEventOnce(ctx, store.Event{CustomerID: &c.ID, Kind: "signup.unconfirmed", Actor: "customer",
+		Detail: map[string]any{"link": l.KirimID, "next_step": "Check the customer's accounts in Kirim, then refresh them here."}},
+		s.now().Add(-time.Hour)); err != nil {
 		return nil, err
-	}
-	if !recent {
-		if _, err := s.db.AddEvent(ctx, store.Event{CustomerID: &c.ID, Kind: "signup.unconfirmed", Actor: "customer",
-			Detail: map[string]any{"link": l.KirimID, "next_step": "Check the customer's accounts in Kirim, then refresh them here."}}); err != nil {
-			return nil, err
-		}
 	}
 	return &Return{State: ReturnUnconfirmed, Customer: c, Link: l, Branding: b}, nil
 }
@@ -197,19 +192,16 @@ func (s *Service) RecordFailure(ctx context.Context, returnKey string, q ReturnQ
 	if err != nil {
 		return nil, err
 	}
-	recent, err := s.db.RecentEvent(ctx, c.ID, "signup.failed", s.now().Add(-time.Minute))
+	next := FailureNextSteps[reason]
+	if next == "" {
+		next = "Unknown reason: ask the customer what they saw, and try again."
+	}
+	added, err := s.db.AddEventOnce(ctx, store.Event{CustomerID: &c.ID, Kind: "signup.failed", Actor: "customer",
+		Detail: map[string]any{"link": l.KirimID, "reason": reason, "next_step": next}}, s.now().Add(-time.Minute))
 	if err != nil {
 		return nil, err
 	}
-	if !recent {
-		next := FailureNextSteps[reason]
-		if next == "" {
-			next = "Unknown reason: ask the customer what they saw, and try again."
-		}
-		if _, err := s.db.AddEvent(ctx, store.Event{CustomerID: &c.ID, Kind: "signup.failed", Actor: "customer",
-			Detail: map[string]any{"link": l.KirimID, "reason": reason, "next_step": next}}); err != nil {
-			return nil, err
-		}
+	if added {
 		if c.Stage != StageConnected {
 			if err := s.db.SetCustomerStage(ctx, c.ID, StageFailed, reason); err != nil {
 				return nil, err

@@ -88,20 +88,33 @@ func (db *DB) Events(ctx context.Context, customerID int64, before time.Time, be
 	return out, rows.Err()
 }
 
-// RecentEvent reports whether the customer has an event of that kind since the time.
-func (db *DB) RecentEvent(ctx context.Context, customerID int64, kind string, since time.Time) (bool, error) {
-	n, _, err := db.CountEvents(ctx, customerID, kind, since)
-	return n > 0, err
+// AddEventOnce appends the event unless the customer already has one of the same kind
+// since the given time (a reload, a repeated redirect). Check and insert share one
+// immediate transaction, so two requests at once still record it once.
+func (db *DB) AddEventOnce(ctx context.Context, e Event, since time.Time) (added bool, err error) {
+	err = db.tx(ctx, func(tx *sql.Tx) error {
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM events WHERE customer_id = ? AND kind = ? AND created_at >= ?`,
+			e.CustomerID, e.Kind, formatTime(since)).Scan(&n); err != nil || n > 0 {
+			return err
+		}
+		_, err := db.addEvent(ctx, tx, e)
+		added = err == nil
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("store: add event once: %w", err)
+	}
+	return added, nil
 }
 
-// CountEvents counts a customer's events of one kind since a time, and the latest one's time.
-func (db *DB) CountEvents(ctx context.Context, customerID int64, kind string, since time.Time) (int, *time.Time, error) {
+// CountEvents counts a customer's events of one kind since a time.
+func (db *DB) CountEvents(ctx context.Context, customerID int64, kind string, since time.Time) (int, error) {
 	var n int
-	var last nullTime
-	err := db.db.QueryRowContext(ctx, `SELECT count(*), max(created_at) FROM events WHERE customer_id = ? AND kind = ? AND created_at >= ?`,
-		customerID, kind, formatTime(since)).Scan(&n, &last)
+	err := db.db.QueryRowContext(ctx, `SELECT count(*) FROM events WHERE customer_id = ? AND kind = ? AND created_at >= ?`,
+		customerID, kind, formatTime(since)).Scan(&n)
 	if err != nil {
-		return 0, nil, fmt.Errorf("store: count events: %w", err)
+		return 0, fmt.Errorf("store: count events: %w", err)
 	}
-	return n, last.T, nil
+	return n, nil
 }

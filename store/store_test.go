@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/kirim-portal/portal/store"
 	"github.com/kirim-portal/portal/store/secret"
@@ -147,5 +148,38 @@ func TestBackup(t *testing.T) {
 	}
 	if fi, _ := os.Stat(out); fi.Size() == 0 {
 		t.Fatal("empty backup")
+	}
+}
+
+// TestAddEventOnce: twenty requests at once (a reload storm, a repeated redirect)
+// record the event once.
+func TestAddEventOnce(t *testing.T) {
+	ctx := context.Background()
+	db := MustOpen(t)
+	if _, err := db.ReconcileCustomers(ctx, []store.CustomerMirror{{KirimID: "cus_1", Name: "Once", Status: "pending"}}, "test"); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := db.CustomerByKirimID(ctx, "cus_1")
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	added := 0
+	for range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ok, err := db.AddEventOnce(ctx, store.Event{CustomerID: &c.ID, Kind: "landing.opened"}, db.Now().Add(-time.Minute))
+			if err != nil {
+				t.Error(err)
+			}
+			if ok {
+				mu.Lock()
+				added++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if n, _ := db.CountEvents(ctx, c.ID, "landing.opened", time.Time{}); added != 1 || n != 1 {
+		t.Fatalf("added %d, stored %d; want 1 and 1", added, n)
 	}
 }

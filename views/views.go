@@ -8,8 +8,6 @@ import (
 	"time"
 )
 
-func statusText(status int) string { return strconv.Itoa(status) }
-
 // humanize turns a code like link_issued into "link issued".
 func humanize(s string) string { return strings.ReplaceAll(s, "_", " ") }
 

@@ -108,17 +108,12 @@ func (s *Server) connect(c *fiber.Ctx) error {
 // freshLink is "send me a fresh link" on the page of an expired or revoked link.
 func (s *Server) freshLink(c *fiber.Ctx) error {
 	token := c.Params("token")
-	err := s.ob.RequestFreshLink(c.UserContext(), token)
+	cu, err := s.ob.RequestFreshLink(c.UserContext(), token)
 	if errors.Is(err, store.ErrNotFound) {
 		return s.landingNotFound(c)
 	}
-	l, lerr := s.db.SetupLinkByLandingToken(c.UserContext(), token)
-	if lerr != nil {
-		return lerr
-	}
-	cu, cerr := s.db.CustomerByID(c.UserContext(), l.CustomerID)
-	if cerr != nil {
-		return cerr
+	if cu == nil {
+		return err
 	}
 	b, _ := s.db.Branding(c.UserContext())
 	support := b.SupportEmail
