@@ -154,14 +154,6 @@ func (m *Mailpit) Message(id string) Message {
 	return out
 }
 
-// Headers reads the raw headers of a message.
-func (m *Mailpit) Headers(id string) map[string][]string {
-	m.t.Helper()
-	var out map[string][]string
-	m.get("/api/v1/message/"+id+"/headers", &out)
-	return out
-}
-
 // WaitFor waits until n messages have arrived and returns them.
 func (m *Mailpit) WaitFor(n int, within time.Duration) []Summary {
 	m.t.Helper()
