@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 	"sync"
 	"time"
 
@@ -29,8 +30,11 @@ type reconcileState struct {
 	last    *ReconcileReport
 }
 
-// ErrBusy is a reconciliation asked for while one runs.
-var ErrBusy = errors.New("onboarding: a reconciliation is already running")
+// Errors of reconciliation and webhooks.
+var (
+	ErrBusy       = errors.New("onboarding: a reconciliation is already running")
+	ErrNeedsHTTPS = errors.New("onboarding: Kirim delivers webhooks to https only")
+)
 
 // LastReconcile returns the report of the last finished run, if any, and whether one runs now.
 func (s *Service) LastReconcile() (*ReconcileReport, bool) {
@@ -195,6 +199,9 @@ func (s *Service) ApplyWebhookLater(ev kirim.WebhookEvent) {
 // RegisterWebhook subscribes the portal's /webhooks/kirim to Kirim's customer events
 // and keeps the signing secret sealed. Kirim delivers only to https.
 func (s *Service) RegisterWebhook(ctx context.Context, actor string) error {
+	if !strings.HasPrefix(s.publicURL, "https://") {
+		return ErrNeedsHTTPS
+	}
 	url := s.publicURL + "/webhooks/kirim"
 	sub, err := s.kirim.CreateWebhookSubscription(ctx, kirim.CreateWebhookSubscriptionParams{URL: url, Events: kirim.CustomerEvents,
 		Description: "Kirim Onboarding Portal"})

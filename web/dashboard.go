@@ -1,6 +1,7 @@
 package web
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -159,12 +160,11 @@ func (s *Server) reconcileNow(c *fiber.Ctx) error {
 }
 
 func (s *Server) registerWebhook(c *fiber.Ctx) error {
-	if !s.secure() {
-		s.flash(c, "error", "Kirim delivers webhooks to https only: set PORTAL_PUBLIC_URL to the portal's https address first.")
-		return redirect(c, "/admin/settings/branding")
-	}
 	if err := s.ob.RegisterWebhook(c.UserContext(), actor(c)); err != nil {
 		msg := kirimProblem(err)
+		if errors.Is(err, onboarding.ErrNeedsHTTPS) {
+			msg = "Kirim delivers webhooks to https only: set PORTAL_PUBLIC_URL to the portal's https address first."
+		}
 		if msg == "" {
 			return err
 		}
