@@ -57,8 +57,9 @@ Commands:
                      --password-stdin reads one from standard input)
   user list          list staff users
   backup FILE        write a consistent copy of the database (never overwrites)
-  sandbox [--addr ADDR] [--api-key KEY] [--data FILE]
-                     run a local Kirim API and hosted signup page
+  sandbox [--addr ADDR] [--api-key KEY] [--data FILE] [--variant LIST]
+                     run a local Kirim API and hosted signup page; --variant strict
+                     takes the other legal choice wherever Kirim's docs are silent
   healthcheck        exit 0 when the local portal answers /healthz (for Docker)
   version            print the version
 
@@ -200,7 +201,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(addr st
 	}
 	ob.SetMail(mailCfg)
 	// Background work stops before the database closes.
-	defer ob.Wait()
+	defer ob.Close()
 	if every := cfg.reconcileInterval(); every > 0 {
 		rctx, stopRec := context.WithCancel(ctx)
 		defer stopRec()
@@ -453,20 +454,35 @@ func splitFlags(args []string, own ...string) (splitArgs, error) {
 	return s, nil
 }
 
+func variantNames() string {
+	var names []string
+	for _, v := range sandbox.Variants[1:] {
+		names = append(names, v.Name)
+	}
+	return strings.Join(names, ", ")
+}
+
 func sandboxCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("sandbox", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:8090", "address to listen on")
 	key := fs.String("api-key", "", "the API key to accept (default: a generated one, printed)")
 	data := fs.String("data", "", "file that keeps the sandbox's state across restarts (default: memory only)")
+	variant := fs.String("variant", "", "behave in the other legal ways where Kirim's docs are silent: a comma-separated list of\n"+
+		"names (strict = all of them; "+variantNames()+")\nand settings (customer-id=public|internal|none, account-id=account|phone_number_id|none,\n"+
+		"reason-param=reason|error|error_code, template-page-size=N, onboarding-reads=N)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	v, err := sandbox.ParseVariant(*variant)
+	if err != nil {
+		return usageError(err.Error())
 	}
 	if *key == "" {
 		*key = "kdv_live_" + secret.NewToken(18)
 	}
 	log := newLogger("text", stderr)
-	sb, err := sandbox.New(sandbox.Options{APIKey: *key, DataFile: *data, Logger: log})
+	sb, err := sandbox.New(sandbox.Options{APIKey: *key, DataFile: *data, Logger: log, Variant: v})
 	if err != nil {
 		return err
 	}

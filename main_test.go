@@ -413,3 +413,41 @@ func TestGracefulShutdown(t *testing.T) {
 		t.Fatal("serve did not stop")
 	}
 }
+
+// TestSandboxVariantFlag: `portal sandbox --variant` plays Kirim's other legal choices
+// for anyone testing against it; an unknown variant is a usage error.
+func TestSandboxVariantFlag(t *testing.T) {
+	if code := cli(context.Background(), []string{"sandbox", "--variant", "bogus"}, nil, nil, io.Discard, io.Discard); code != 2 {
+		t.Fatalf("an unknown variant: exit %d, want 2", code)
+	}
+	addr := freeAddr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go cli(ctx, []string{"sandbox", "--addr", addr, "--api-key", "k", "--variant", "strict,reason-param=error"}, nil, nil, io.Discard, io.Discard)
+	base := "http://" + addr
+	waitFor(t, base+"/v1/health")
+	hc, _ := kirimtest.NewClient(t)
+	c, _ := kirim.New(base+"/v1", "k", kirim.WithHTTPClient(hc))
+	cu, err := c.CreateCustomer(ctx, kirim.CreateCustomerParams{Name: "Strict"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	link, err := c.CreateSetupLink(ctx, cu.ID, kirim.CreateSetupLinkParams{FailureRedirectURL: "http://localhost/failed"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := noFollow.Get(link.SetupURL.Reveal() + "?outcome=fail&reason=signup_cancelled")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	loc, err := url.Parse(resp.Header.Get("Location"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := loc.Query()
+	if q.Get("customer_id") != link.CustomerID || q.Get("error") != "user_cancelled" || q.Has("reason") {
+		t.Fatalf("redirect %v: want the internal customer id and error=user_cancelled", q)
+	}
+}

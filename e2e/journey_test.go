@@ -11,11 +11,16 @@ import (
 // emailedLanding creates a customer whose setup link is emailed, and returns the landing
 // URL read from the email in Mailpit.
 func emailedLanding(t *testing.T, staff playwright.Page, name, email string) string {
+	return emailedLandingAt(t, staff, portalURL, name, email)
+}
+
+// emailedLandingAt is emailedLanding on the portal at base.
+func emailedLandingAt(t *testing.T, staff playwright.Page, base, name, email string) string {
 	t.Helper()
 	if mailpit == nil {
 		t.Skip("mailpit is not installed; run scripts/install-e2e-deps.sh")
 	}
-	_, err := staff.Goto(portalURL + "/admin/customers/new")
+	_, err := staff.Goto(base + "/admin/customers/new")
 	must(t, err)
 	must(t, staff.GetByLabel("Name").Fill(name))
 	must(t, staff.GetByLabel("Email (optional)").Fill(email))
@@ -27,7 +32,7 @@ func emailedLanding(t *testing.T, staff playwright.Page, name, email string) str
 	if len(msgs) == 0 {
 		t.Fatalf("no email to %s", email)
 	}
-	landing := regexp.MustCompile(regexp.QuoteMeta(portalURL) + `/onboard/[A-Za-z0-9_-]{32}`).FindString(mp.Message(msgs[0].ID).Text)
+	landing := regexp.MustCompile(regexp.QuoteMeta(base) + `/onboard/[A-Za-z0-9_-]{32}`).FindString(mp.Message(msgs[0].ID).Text)
 	if landing == "" {
 		t.Fatal("no landing URL in the email")
 	}
@@ -52,7 +57,7 @@ func reloadUntil(t *testing.T, page playwright.Page, text string) {
 func connectOnKirim(t *testing.T, visitor playwright.Page, phone string) {
 	t.Helper()
 	must(t, visitor.GetByRole("link", playwright.PageGetByRoleOptions{Name: "Connect WhatsApp"}).Click())
-	must(t, expect.Page(visitor).ToHaveURL(regexp.MustCompile(`/sandbox/onboard/csl_`)))
+	must(t, expect.Page(visitor).ToHaveURL(regexp.MustCompile(`/onboard/csl_`)))
 	must(t, visitor.GetByLabel("Phone number (optional)").Fill(phone))
 	must(t, visitor.GetByRole("button", playwright.PageGetByRoleOptions{Name: "Connect WhatsApp number"}).Click())
 }
@@ -108,19 +113,19 @@ func TestFailureJourney(t *testing.T) {
 	_, err := visitor.Goto(landing)
 	must(t, err)
 	must(t, visitor.GetByRole("link", playwright.PageGetByRoleOptions{Name: "Connect WhatsApp"}).Click())
-	_, err = visitor.GetByLabel("Or fail with a reason").SelectOption(playwright.SelectOptionValues{Values: &[]string{"phone_number_already_registered"}})
+	_, err = visitor.GetByLabel("Or fail with a reason").SelectOption(playwright.SelectOptionValues{Values: &[]string{"signup_cancelled"}})
 	must(t, err)
 	must(t, visitor.GetByRole("button", playwright.PageGetByRoleOptions{Name: "Fail signup"}).Click())
 	must(t, expect.Page(visitor).ToHaveURL(regexp.MustCompile(`/onboard/r/[A-Za-z0-9_-]+/failure\?`)))
 	must(t, expect.Locator(visitor.GetByRole("heading", playwright.PageGetByRoleOptions{Level: playwright.Int(1)})).ToHaveText("The connection did not go through"))
-	must(t, expect.Locator(visitor.Locator(".lead")).ToContainText("still registered in the WhatsApp app"))
+	must(t, expect.Locator(visitor.Locator(".lead")).ToContainText("closed or cancelled before it finished"))
 	shot(t, visitor, "return-failure")
 
 	_, err = staff.Goto(customerPage)
 	must(t, err)
 	must(t, expect.Locator(staff.Locator("section[aria-label='At a glance']")).ToContainText("failed"))
 	must(t, expect.Locator(staff.Locator("ol.timeline")).ToContainText("Signup failed"))
-	must(t, expect.Locator(staff.Locator("ol.timeline")).ToContainText("delete that account first"))
+	must(t, expect.Locator(staff.Locator("ol.timeline")).ToContainText("Ask the customer whether something stopped them"))
 
 	must(t, visitor.GetByRole("link", playwright.PageGetByRoleOptions{Name: "Try again"}).Click())
 	connectOnKirim(t, visitor, "+6281399998888")

@@ -30,8 +30,10 @@ var (
 	mailpit   *mailtest.Mailpit
 	portalURL string
 	dataDir   string
-	pw        *playwright.Playwright
-	browser   playwright.Browser
+	// portalBin is the built portal; smtp its SMTP_URL (Mailpit).
+	portalBin, smtp string
+	pw              *playwright.Playwright
+	browser         playwright.Browser
 	// skipReason is set when the browser is missing outside CI.
 	skipReason string
 	expect     = playwright.NewPlaywrightAssertions(10_000)
@@ -75,36 +77,13 @@ func run(m *testing.M) (int, error) {
 	} else if os.Getenv("CI") != "" {
 		return 0, fmt.Errorf("mailpit is not installed (scripts/install-e2e-deps.sh): %w", err)
 	}
+	portalBin, smtp = bin, smtpURL
 	portalURL = "http://" + addr
-	env := append(os.Environ(), "PORTAL_ADDR="+addr, "PORTAL_DATA_DIR="+dataDir, "PORTAL_PUBLIC_URL="+portalURL,
-		"PORTAL_LOG_FORMAT=json", "KIRIM_API_KEY=", "SMTP_URL="+smtpURL)
-	add := exec.Command(bin, "user", "add", "--email", staffEmail, "--password-stdin")
-	add.Env, add.Stdin = env, strings.NewReader(staffPassword+"\n")
-	if out, err := add.CombinedOutput(); err != nil {
-		return 0, fmt.Errorf("user add: %v\n%s", err, out)
-	}
-	srv := exec.Command(bin, "serve")
-	srv.Env = env
-	logFile, err := os.Create(filepath.Join(tmp, "portal.log"))
+	stopPortal, err := startPortal(addr, dataDir, filepath.Join(tmp, "portal.log"), "KIRIM_API_KEY=")
 	if err != nil {
 		return 0, err
 	}
-	srv.Stdout, srv.Stderr = logFile, logFile
-	if err := srv.Start(); err != nil {
-		return 0, err
-	}
-	defer func() {
-		srv.Process.Signal(os.Interrupt)
-		srv.Wait()
-		if os.Getenv("E2E_SHOW_LOG") != "" {
-			b, _ := os.ReadFile(logFile.Name())
-			fmt.Fprintf(os.Stderr, "%s", b)
-		}
-	}()
-	if err := waitHealthy(portalURL + "/healthz"); err != nil {
-		b, _ := os.ReadFile(logFile.Name())
-		return 0, fmt.Errorf("%v\n%s", err, b)
-	}
+	defer stopPortal()
 	if err := startBrowser(); err != nil {
 		if os.Getenv("CI") != "" {
 			return 0, fmt.Errorf("browser tests cannot run in CI: %w (run scripts/install-e2e-deps.sh)", err)
@@ -115,6 +94,44 @@ func run(m *testing.M) (int, error) {
 		defer browser.Close()
 	}
 	return m.Run(), nil
+}
+
+// startPortal starts the built portal on addr with a staff user, its data in dir and
+// its log in logPath, and waits until it answers. extra adds environment variables.
+func startPortal(addr, dir, logPath string, extra ...string) (stop func(), err error) {
+	url := "http://" + addr
+	env := append(os.Environ(), "PORTAL_ADDR="+addr, "PORTAL_DATA_DIR="+dir, "PORTAL_PUBLIC_URL="+url,
+		"PORTAL_LOG_FORMAT=json", "SMTP_URL="+smtp)
+	env = append(env, extra...)
+	add := exec.Command(portalBin, "user", "add", "--email", staffEmail, "--password-stdin")
+	add.Env, add.Stdin = env, strings.NewReader(staffPassword+"\n")
+	if out, err := add.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("user add: %v\n%s", err, out)
+	}
+	srv := exec.Command(portalBin, "serve")
+	srv.Env = env
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	srv.Stdout, srv.Stderr = logFile, logFile
+	if err := srv.Start(); err != nil {
+		return nil, err
+	}
+	stop = func() {
+		srv.Process.Signal(os.Interrupt)
+		srv.Wait()
+		if os.Getenv("E2E_SHOW_LOG") != "" {
+			b, _ := os.ReadFile(logPath)
+			fmt.Fprintf(os.Stderr, "%s", b)
+		}
+	}
+	if err := waitHealthy(url + "/healthz"); err != nil {
+		stop()
+		b, _ := os.ReadFile(logPath)
+		return nil, fmt.Errorf("%v\n%s", err, b)
+	}
+	return stop, nil
 }
 
 func freeAddr() (string, error) {
@@ -223,14 +240,17 @@ func must(t *testing.T, err error) {
 }
 
 // signIn signs the staff user in on page.
-func signIn(t *testing.T, page playwright.Page) {
+func signIn(t *testing.T, page playwright.Page) { signInAt(t, page, portalURL) }
+
+// signInAt signs the staff user in to the portal at base.
+func signInAt(t *testing.T, page playwright.Page, base string) {
 	t.Helper()
-	_, err := page.Goto(portalURL + "/admin/")
+	_, err := page.Goto(base + "/admin/")
 	must(t, err)
 	must(t, page.GetByLabel("Email").Fill(staffEmail))
 	must(t, page.GetByLabel("Password").Fill(staffPassword))
 	must(t, page.GetByRole("button", playwright.PageGetByRoleOptions{Name: "Sign in"}).Click())
-	must(t, expect.Page(page).ToHaveURL(portalURL+"/admin/"))
+	must(t, expect.Page(page).ToHaveURL(base+"/admin/"))
 }
 
 // uniq is a short suffix that keeps names and addresses of one test run apart from

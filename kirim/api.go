@@ -20,6 +20,52 @@ func get[T any](ctx context.Context, c *Client, cl call) (T, error) {
 	return env.Data, err
 }
 
+// maxPages bounds how many pages one list call follows: a server that never ends its
+// list must not keep the portal busy forever.
+const maxPages = 10_000
+
+// pages calls a list endpoint and follows next_cursor until has_more is false, the
+// cursor is missing or repeats, or a page comes back empty (Kirim's standard pagination
+// contract, which every list honours even where it is documented as one page). The
+// first error is yielded and ends the walk.
+func pages[T any](ctx context.Context, c *Client, cl call) iter.Seq2[[]T, error] {
+	return func(yield func([]T, error) bool) {
+		seen := map[string]bool{}
+		for range maxPages {
+			var page Page[T]
+			if err := c.do(ctx, cl, &page); err != nil {
+				yield(nil, err)
+				return
+			}
+			if len(page.Data) > 0 && !yield(page.Data, nil) {
+				return
+			}
+			if !page.HasMore || len(page.Data) == 0 || page.NextCursor == nil || *page.NextCursor == "" || seen[*page.NextCursor] {
+				return
+			}
+			seen[*page.NextCursor] = true
+			q := url.Values{}
+			for k, v := range cl.query {
+				q[k] = v
+			}
+			q.Set("cursor", *page.NextCursor)
+			cl.query = q
+		}
+	}
+}
+
+// all collects every page of a list.
+func all[T any](ctx context.Context, c *Client, cl call) ([]T, error) {
+	out := []T{}
+	for page, err := range pages[T](ctx, c, cl) {
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, page...)
+	}
+	return out, nil
+}
+
 // Health checks that the API answers (no key needed, but it is sent anyway).
 func (c *Client) Health(ctx context.Context) error {
 	_, err := get[struct {
@@ -44,7 +90,8 @@ type AccountFilter struct {
 	CustomerID string
 }
 
-// ListAccounts returns WhatsApp accounts (not paginated).
+// ListAccounts returns WhatsApp accounts. Kirim documents the list as one page; should
+// it ever say has_more, the client follows the cursor.
 func (c *Client) ListAccounts(ctx context.Context, f AccountFilter) ([]Account, error) {
 	q := url.Values{}
 	if f.Status != "" {
@@ -53,7 +100,7 @@ func (c *Client) ListAccounts(ctx context.Context, f AccountFilter) ([]Account, 
 	if f.CustomerID != "" {
 		q.Set("customer_id", f.CustomerID)
 	}
-	return get[[]Account](ctx, c, call{method: http.MethodGet, path: "/accounts", query: q})
+	return all[Account](ctx, c, call{method: http.MethodGet, path: "/accounts", query: q})
 }
 
 // ListCustomersParams filters and pages GET /customers.
@@ -67,6 +114,14 @@ type ListCustomersParams struct {
 
 // ListCustomers returns one page of customers.
 func (c *Client) ListCustomers(ctx context.Context, p ListCustomersParams) (*Page[Customer], error) {
+	var page Page[Customer]
+	if err := c.do(ctx, call{method: http.MethodGet, path: "/customers", query: customersQuery(p)}, &page); err != nil {
+		return nil, err
+	}
+	return &page, nil
+}
+
+func customersQuery(p ListCustomersParams) url.Values {
 	q := url.Values{}
 	if p.Status != "" {
 		q.Set("status", p.Status)
@@ -80,32 +135,23 @@ func (c *Client) ListCustomers(ctx context.Context, p ListCustomersParams) (*Pag
 	if p.Cursor != "" {
 		q.Set("cursor", p.Cursor)
 	}
-	var page Page[Customer]
-	if err := c.do(ctx, call{method: http.MethodGet, path: "/customers", query: q}, &page); err != nil {
-		return nil, err
-	}
-	return &page, nil
+	return q
 }
 
 // AllCustomers iterates over every customer matching p, page by page. It stops at the
 // first error, which it yields.
 func (c *Client) AllCustomers(ctx context.Context, p ListCustomersParams) iter.Seq2[Customer, error] {
 	return func(yield func(Customer, error) bool) {
-		for {
-			page, err := c.ListCustomers(ctx, p)
+		for page, err := range pages[Customer](ctx, c, call{method: http.MethodGet, path: "/customers", query: customersQuery(p)}) {
 			if err != nil {
 				yield(Customer{}, err)
 				return
 			}
-			for _, cu := range page.Data {
+			for _, cu := range page {
 				if !yield(cu, nil) {
 					return
 				}
 			}
-			if !page.HasMore || page.NextCursor == nil || *page.NextCursor == "" {
-				return
-			}
-			p.Cursor = *page.NextCursor
 		}
 	}
 }
@@ -196,7 +242,7 @@ func (c *Client) ListSetupLinks(ctx context.Context, customerID, status string) 
 	if status != "" {
 		q.Set("status", status)
 	}
-	return get[[]SetupLink](ctx, c, call{method: http.MethodGet, path: "/customers/" + url.PathEscape(customerID) + "/setup_links", query: q})
+	return all[SetupLink](ctx, c, call{method: http.MethodGet, path: "/customers/" + url.PathEscape(customerID) + "/setup_links", query: q})
 }
 
 // CreateSetupLinkParams is the body of POST /customers/{id}/setup_links.
@@ -241,9 +287,10 @@ func (c *Client) RevokeSetupLink(ctx context.Context, customerID, linkID string)
 	return err
 }
 
-// ListTemplates returns an account's message templates.
+// ListTemplates returns all of an account's message templates, following the cursor
+// through every page.
 func (c *Client) ListTemplates(ctx context.Context, phoneNumberID string) ([]Template, error) {
-	return get[[]Template](ctx, c, call{method: http.MethodGet, path: "/" + url.PathEscape(phoneNumberID) + "/templates"})
+	return all[Template](ctx, c, call{method: http.MethodGet, path: "/" + url.PathEscape(phoneNumberID) + "/templates"})
 }
 
 // SyncTemplates pulls an account's templates from Meta into Kirim. It is idempotent on
@@ -271,6 +318,14 @@ func (c *Client) CreateWebhookSubscription(ctx context.Context, p CreateWebhookS
 		return nil, err
 	}
 	return &s, nil
+}
+
+// DeleteWebhookSubscription removes a subscription. The operation is not in Kirim's
+// published contract (see openapi.json): a 404 may mean the subscription is gone or
+// that this Kirim cannot delete, and callers must not tell the two apart.
+func (c *Client) DeleteWebhookSubscription(ctx context.Context, id string) error {
+	_, err := get[json.RawMessage](ctx, c, call{method: http.MethodDelete, path: "/webhook_subscriptions/" + url.PathEscape(id)})
+	return err
 }
 
 // CustomerEvents are the webhook events of platform mode.

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -141,15 +142,18 @@ func (c *Client) do(ctx context.Context, cl call, out any) error {
 		}
 	}
 	start := time.Now()
+	uncertain := false // whether an attempt so far may have taken effect (writes only)
+	write := cl.method != http.MethodGet && cl.method != http.MethodHead
 	for attempt := 0; ; attempt++ {
 		if err := c.limiter(cl.method).Wait(ctx); err != nil {
-			return &Error{Code: "connection_error", Message: "waiting for rate limit: " + err.Error(), Err: err}
+			return &Error{Code: "connection_error", Message: "waiting for rate limit: " + err.Error(), Err: err, Uncertain: uncertain && write}
 		}
 		status, hdr, body, err := c.send(ctx, cl, payload)
 		var kerr *Error
 		switch {
 		case err != nil:
-			kerr = &Error{Code: "connection_error", Message: err.Error(), Err: err}
+			uncertain = uncertain || !neverSent(err)
+			kerr = &Error{Code: "connection_error", Message: err.Error(), Err: err, Uncertain: uncertain && write}
 			if ctx.Err() != nil {
 				return kerr
 			}
@@ -163,6 +167,16 @@ func (c *Client) do(ctx context.Context, cl call, out any) error {
 			return nil
 		default:
 			kerr = errorFromResponse(status, hdr, body)
+			// A 5xx may come from a proxy after Kirim did the work; a 409 while the same
+			// key is in flight says nothing yet. Kirim's other answers are its verdict on
+			// this request (and key), which ends any doubt.
+			switch {
+			case status >= 500, status == http.StatusRequestTimeout, kerr.Code == "idempotency_in_progress":
+				uncertain = true
+			case status != http.StatusTooManyRequests:
+				uncertain = false
+			}
+			kerr.Uncertain = uncertain && write
 		}
 		wait, ok := c.retryDelay(cl, kerr, attempt)
 		if !ok || time.Since(start)+wait > c.maxElapsed {
@@ -276,6 +290,11 @@ type Error struct {
 	RetryAfter time.Duration
 	// Err is the underlying transport error when Status is 0.
 	Err error
+	// Uncertain is true when the request may have taken effect although no success was
+	// seen: the answer was lost (a reset, a timeout, a proxy's 5xx). A create with this
+	// error must be resolved (retried with the same Idempotency-Key, or looked up)
+	// before anything else is assumed.
+	Uncertain bool
 }
 
 func (e *Error) Error() string {
@@ -345,6 +364,19 @@ func statusOf(err error) int {
 		return e.Status
 	}
 	return -1
+}
+
+// neverSent reports a transport error that happened before the request could reach
+// the server (no connection was made).
+func neverSent(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
+}
+
+// OutcomeUnknown reports a failed call that may nevertheless have taken effect in Kirim.
+func OutcomeUnknown(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Uncertain
 }
 
 // IsNotFound reports a 404.

@@ -38,6 +38,14 @@ const (
 	LinkRevoked  = "revoked"
 )
 
+// WhatsApp account statuses (Kirim names these; others may appear).
+const (
+	AccountConnected    = "connected"
+	AccountOnboarding   = "onboarding"
+	AccountDegraded     = "degraded"
+	AccountDisconnected = "disconnected"
+)
+
 // Customer is an end-customer of the platform (Kirim's tenant of a tenant).
 type Customer struct {
 	ID         string         `json:"id"`

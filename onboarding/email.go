@@ -263,6 +263,10 @@ func (s *Service) Connect(ctx context.Context, token string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	// Each departure is a new attempt: a failure after it is a new failure.
+	if _, err := s.db.CountAttempt(ctx, l.ID); err != nil {
+		return "", err
+	}
 	if _, err := s.db.AddEvent(ctx, store.Event{CustomerID: &c.ID, Kind: "landing.clicked", Actor: "customer",
 		Detail: map[string]any{"link": l.KirimID}}); err != nil {
 		return "", err

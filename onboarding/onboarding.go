@@ -5,6 +5,8 @@ package onboarding
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -61,14 +63,28 @@ type Service struct {
 	bg  sync.WaitGroup
 	all syncAll
 	rec reconcileState
+	// stopping is closed by Close: background waits end early.
+	stopping  chan struct{}
+	closeOnce sync.Once
+	// RecheckDelays are the waits before each new look at an account still onboarding
+	// after a signup (tests shorten them).
+	RecheckDelays []time.Duration
 }
 
 // New returns the workflows over a store and a Kirim client. publicURL is where
 // browsers reach the portal (redirect URLs given to Kirim, landing links).
 func New(db *store.DB, kc *kirim.Client, publicURL string, log *slog.Logger) *Service {
-	s := &Service{db: db, kirim: kc, publicURL: strings.TrimRight(publicURL, "/"), log: log}
+	s := &Service{db: db, kirim: kc, publicURL: strings.TrimRight(publicURL, "/"), log: log,
+		stopping: make(chan struct{}), RecheckDelays: recheckDelays}
 	s.now = func() time.Time { return db.Now() } // one clock with the store, for tests
 	return s
+}
+
+// Close ends background waits and waits for the background work to finish, before
+// the database closes.
+func (s *Service) Close() {
+	s.closeOnce.Do(func() { close(s.stopping) })
+	s.bg.Wait()
 }
 
 // FieldErrors maps form fields to what is wrong with them.
@@ -183,33 +199,89 @@ func mirror(c *kirim.Customer) store.CustomerMirror {
 		TeamID: c.TeamID, ArchivedAt: c.ArchivedAt, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
 }
 
-// CreateCustomer creates the customer in Kirim, then mirrors it. intentKey comes from
-// the form, so that submitting the same form again (after a timeout, say) replays
-// Kirim's first answer instead of creating a second customer.
-func (s *Service) CreateCustomer(ctx context.Context, in CustomerInput, intentKey, actor string) (*store.Customer, error) {
+// CreateCustomer creates the customer in Kirim, then mirrors it. formKey comes from the
+// form, and the Idempotency-Key is the form key with a digest of the request: the same
+// form sent again (after a timeout, say) replays Kirim's first answer, and a corrected
+// form gets a key of its own, but only once the earlier attempt's outcome is known. One
+// form makes at most one customer.
+func (s *Service) CreateCustomer(ctx context.Context, in CustomerInput, formKey, actor string) (*store.Customer, error) {
 	in.Normalize()
 	if errs := in.Validate(); len(errs) > 0 {
 		return nil, &InvalidError{errs}
 	}
-	if len(intentKey) < 16 {
-		return nil, errors.New("onboarding: create customer: intent key missing")
+	if len(formKey) < 16 {
+		return nil, errors.New("onboarding: create customer: form key missing")
 	}
-	req, _ := json.Marshal(in)
-	intent, err := s.db.BeginIntent(ctx, "customer.create", intentKey, string(req))
+	p := kirim.CreateCustomerParams{Name: in.Name, Email: in.Email, Metadata: in.metadataMap(), TeamID: in.TeamID}
+	scope := "customer.create:" + formKey
+	key := idempotencyKey("cus", formKey, p)
+	earlier, err := s.db.IntentsInScope(ctx, scope)
 	if err != nil {
 		return nil, err
 	}
-	if intent.State == "done" {
-		return s.db.CustomerByKirimID(ctx, intent.ResultRef)
+	for _, it := range earlier {
+		if it.State == store.IntentDone {
+			return s.db.CustomerByKirimID(ctx, it.ResultRef)
+		}
 	}
-	kc, err := s.kirim.CreateCustomer(ctx, kirim.CreateCustomerParams{Name: in.Name, Email: in.Email,
-		Metadata: in.metadataMap(), TeamID: in.TeamID, IdempotencyKey: intentKey})
-	if err != nil {
-		s.db.FailIntent(ctx, intentKey, err.Error(), kirim.IsValidation(err))
+	for _, it := range earlier {
+		if it.State != store.IntentPending || it.Key == key {
+			continue
+		}
+		// An earlier request of this form, with other values, may have created the
+		// customer: send it again under its own key to learn what happened.
+		c, err := s.settleCreate(ctx, it, in.Locale, actor)
+		if err != nil {
+			return nil, err
+		}
+		if c != nil {
+			// It had: make that customer what staff now asked for.
+			return s.UpdateCustomer(ctx, c.ID, in, actor)
+		}
+	}
+	body, _ := json.Marshal(p)
+	if _, err := s.db.BeginIntent(ctx, "customer.create", scope, key, string(body)); err != nil {
 		return nil, err
 	}
-	return s.db.CreateCustomer(ctx, mirror(kc), in.Locale, intentKey, store.Event{Kind: "customer.created", Actor: actor,
+	p.IdempotencyKey = key
+	kc, err := s.kirim.CreateCustomer(ctx, p)
+	if err != nil {
+		return nil, errors.Join(err, s.db.FailIntent(ctx, key, err.Error(), !kirim.OutcomeUnknown(err)))
+	}
+	return s.db.CreateCustomer(ctx, mirror(kc), in.Locale, key, store.Event{Kind: "customer.created", Actor: actor,
 		Detail: map[string]any{"name": kc.Name}})
+}
+
+// settleCreate sends an earlier create of unknown outcome again under its own key. It
+// returns the customer when Kirim had created it (or does now), nil when Kirim refused
+// it, and an error when the outcome is still unknown.
+func (s *Service) settleCreate(ctx context.Context, it *store.Intent, locale, actor string) (*store.Customer, error) {
+	var p kirim.CreateCustomerParams
+	if err := json.Unmarshal([]byte(it.Request), &p); err != nil {
+		return nil, fmt.Errorf("onboarding: intent %d: %w", it.ID, err)
+	}
+	p.IdempotencyKey = it.Key
+	kc, err := s.kirim.CreateCustomer(ctx, p)
+	if err != nil {
+		final := !kirim.OutcomeUnknown(err)
+		if ferr := s.db.FailIntent(ctx, it.Key, err.Error(), final); ferr != nil {
+			return nil, ferr
+		}
+		if final {
+			return nil, nil
+		}
+		return nil, err
+	}
+	return s.db.CreateCustomer(ctx, mirror(kc), locale, it.Key, store.Event{Kind: "customer.created", Actor: actor,
+		Detail: map[string]any{"name": kc.Name}})
+}
+
+// idempotencyKey derives the Idempotency-Key of a request from its scope and body:
+// the same request keeps its key, a changed one gets another.
+func idempotencyKey(prefix, scope string, body any) string {
+	b, _ := json.Marshal(body) // maps marshal with sorted keys: the same body, the same bytes
+	sum := sha256.Sum256(append([]byte(scope+"\n"), b...))
+	return prefix + "-" + scope + "-" + hex.EncodeToString(sum[:12])
 }
 
 // UpdateCustomer changes name, email, metadata in Kirim, then the mirror and locale.
@@ -279,11 +351,11 @@ func (s *Service) setStatus(ctx context.Context, id int64, status, event, actor 
 	if err != nil {
 		return err
 	}
-	return s.db.SetCustomerStatus(ctx, id, kc.Status, nil, store.Event{Kind: event, Actor: actor})
+	return s.db.UpdateCustomerMirror(ctx, id, mirror(kc), &store.Event{Kind: event, Actor: actor})
 }
 
-// Archive soft-deletes the customer in Kirim, then refreshes its links (Kirim revokes
-// the active ones).
+// Archive soft-deletes the customer in Kirim, then reads it back with its links and
+// accounts (Kirim may revoke the active links; the answer to DELETE is not the customer).
 func (s *Service) Archive(ctx context.Context, id int64, actor string) error {
 	c, err := s.db.CustomerByID(ctx, id)
 	if err != nil {
@@ -296,7 +368,8 @@ func (s *Service) Archive(ctx context.Context, id int64, actor string) error {
 	if err := s.db.SetCustomerStatus(ctx, id, kirim.CustomerArchived, &now, store.Event{Kind: "customer.archived", Actor: actor}); err != nil {
 		return err
 	}
-	return s.RefreshLinks(ctx, id)
+	_, err = s.RefreshCustomer(ctx, id, "archive")
+	return err
 }
 
 // ValidRedirectURL applies Kirim's rules to a redirect URL: absolute, https (http only
@@ -340,15 +413,15 @@ func (s *Service) IssueLink(ctx context.Context, customerID int64, hours int, ac
 	returnKey, landing, key := secret.NewToken(16), secret.NewToken(24), "link-"+secret.NewToken(16)
 	success, failure := s.ReturnURLs(returnKey)
 	req, _ := json.Marshal(map[string]any{"customer": c.KirimID, "expires_in_hours": hours})
-	if _, err := s.db.BeginIntent(ctx, "setup_link.create", key, string(req)); err != nil {
+	if _, err := s.db.BeginIntent(ctx, "setup_link.create", "", key, string(req)); err != nil {
 		return nil, err
 	}
 	kl, err := s.kirim.CreateSetupLink(ctx, c.KirimID, kirim.CreateSetupLinkParams{ExpiresInHours: hours,
 		SuccessRedirectURL: success, FailureRedirectURL: failure, IdempotencyKey: key})
 	if err != nil {
-		s.db.FailIntent(ctx, key, err.Error(), kirim.IsValidation(err))
-		return nil, err
+		return nil, errors.Join(err, s.db.FailIntent(ctx, key, err.Error(), !kirim.OutcomeUnknown(err)))
 	}
+	s.learnInternalID(ctx, c, kl.CustomerID)
 	l, err := s.db.CreateSetupLink(ctx, customerID, store.NewSetupLink{
 		KirimID: kl.ID, Status: kl.Status, TokenLast4: kl.TokenLast4, ExpiresAt: kl.ExpiresAt,
 		SuccessRedirectURL: deref(kl.SuccessRedirectURL), FailureRedirectURL: deref(kl.FailureRedirectURL),
@@ -455,7 +528,14 @@ func (s *Service) RefreshLinks(ctx context.Context, customerID int64) error {
 	if err != nil {
 		return err
 	}
-	local, err := s.db.SetupLinks(ctx, customerID)
+	return s.mirrorLinks(ctx, c, remote)
+}
+
+// mirrorLinks stores what Kirim says of a customer's links (the ones the portal made;
+// the others have no landing page to keep), and learns the customer's internal id.
+func (s *Service) mirrorLinks(ctx context.Context, c *store.Customer, remote []kirim.SetupLink) error {
+	s.refreshed.Store(c.ID, s.now())
+	local, err := s.db.SetupLinks(ctx, c.ID)
 	if err != nil {
 		return err
 	}
@@ -464,13 +544,14 @@ func (s *Service) RefreshLinks(ctx context.Context, customerID int64) error {
 		byID[l.KirimID] = l
 	}
 	for _, r := range remote {
+		s.learnInternalID(ctx, c, r.CustomerID)
 		l, ok := byID[r.ID]
 		if !ok || (l.Status == r.Status && l.ConsumedAt != nil == (r.ConsumedAt != nil)) {
 			continue
 		}
 		var ev *store.Event
-		if r.Status == kirim.LinkExpired {
-			ev = &store.Event{Kind: "link.expired", Detail: map[string]any{"link": r.ID}}
+		if l.Status == kirim.LinkActive && (r.Status == kirim.LinkExpired || r.Status == kirim.LinkRevoked) {
+			ev = &store.Event{Kind: "link." + r.Status, Detail: map[string]any{"link": r.ID}}
 		}
 		if err := s.db.UpdateSetupLinkMirror(ctx, l.ID, store.LinkMirror{Status: r.Status, ConsumedAt: r.ConsumedAt,
 			SuccessRedirectURL: deref(r.SuccessRedirectURL), FailureRedirectURL: deref(r.FailureRedirectURL)}, ev); err != nil {
@@ -478,6 +559,19 @@ func (s *Service) RefreshLinks(ctx context.Context, customerID int64) error {
 		}
 	}
 	return nil
+}
+
+// learnInternalID remembers the internal customer id a link showed, so that a webhook
+// carrying only that id finds its customer.
+func (s *Service) learnInternalID(ctx context.Context, c *store.Customer, internalID string) {
+	if internalID == "" || internalID == c.KirimInternalID || strings.HasPrefix(internalID, "cus_") {
+		return
+	}
+	if err := s.db.SetCustomerInternalID(ctx, c.ID, internalID); err != nil {
+		s.log.Warn("could not record Kirim's internal customer id", "customer", c.KirimID, "err", err)
+		return
+	}
+	c.KirimInternalID = internalID
 }
 
 // LinkStatus is a link's status as of now: an active link past its expiry is expired.

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,11 +25,14 @@ type env struct {
 	svc  *onboarding.Service
 	db   *store.DB
 	kc   *kirim.Client
+	sb   *sandbox.Sandbox
 	srv  *httptest.Server
 	http *http.Client
+	// fault, when set, answers a request to Kirim in its place (true) or lets it pass.
+	fault atomic.Pointer[func(w http.ResponseWriter, r *http.Request) bool]
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T, variant ...sandbox.Variant) *env {
 	t.Helper()
 	ctx := context.Background()
 	master, _ := secret.ParseKey(secret.GenerateKey())
@@ -36,13 +41,54 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sb, _ := sandbox.New(sandbox.Options{APIKey: "k"})
-	srv := httptest.NewServer(sb)
-	t.Cleanup(func() { srv.Close(); sb.Close(); db.Close() })
-	hc, _ := kirimtest.NewClient(t)
-	kc, _ := kirim.New(srv.URL+"/v1", "k", kirim.WithHTTPClient(hc), kirim.WithRateLimits(0, 0))
-	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	return &env{svc: onboarding.New(db, kc, "https://portal.example.com", slog.New(slog.DiscardHandler)), db: db, kc: kc, srv: srv, http: noFollow}
+	var v sandbox.Variant
+	if len(variant) > 0 {
+		v = variant[0]
+	}
+	sb, _ := sandbox.New(sandbox.Options{APIKey: "k", Variant: v})
+	e := &env{db: db, sb: sb}
+	e.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if f := e.fault.Load(); f != nil && (*f)(w, r) {
+			return
+		}
+		sb.ServeHTTP(w, r)
+	}))
+	t.Cleanup(func() { e.srv.Close(); sb.Close(); db.Close() })
+	hc, tr := kirimtest.NewClient(t)
+	tr.SkipResponse = func(r *http.Response) bool { return r.Header.Get("X-Test-Fault") != "" }
+	e.kc, _ = kirim.New(e.srv.URL+"/v1", "k", kirim.WithHTTPClient(hc), kirim.WithRateLimits(0, 0), kirim.WithRetries(1, time.Millisecond))
+	e.http = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	e.svc = e.service("https://portal.example.com")
+	return e
+}
+
+// service returns the workflows as a portal at publicURL runs them.
+func (e *env) service(publicURL string) *onboarding.Service {
+	return onboarding.New(e.db, e.kc, publicURL, slog.New(slog.DiscardHandler))
+}
+
+// setFault puts f between the portal and Kirim (nil removes it).
+func (e *env) setFault(f func(w http.ResponseWriter, r *http.Request) bool) {
+	if f == nil {
+		e.fault.Store(nil)
+		return
+	}
+	e.fault.Store(&f)
+}
+
+// lostAnswers lets matching requests reach Kirim and be done there, then drops the
+// connection before the answer gets back.
+func (e *env) lostAnswers(match func(r *http.Request) bool) {
+	e.setFault(func(w http.ResponseWriter, r *http.Request) bool {
+		if !match(r) {
+			return false
+		}
+		e.sb.ServeHTTP(httptest.NewRecorder(), r)
+		conn, _, _ := w.(http.Hijacker).Hijack()
+		conn.(*net.TCPConn).SetLinger(0)
+		conn.Close()
+		return true
+	})
 }
 
 func TestCreateCustomerOnceOnly(t *testing.T) {
@@ -183,8 +229,9 @@ func TestSuspendUnsuspend(t *testing.T) {
 
 // TestReconcile10k: 10,000 customers in Kirim, under Kirim's default rate limits
 // (600 reads and 60 writes a minute, enforced by the sandbox) with the client's own
-// pacing on. The reconciliation must fit: a page of 100 per call, one call for all
-// accounts, no 429. Run with -v to see the calls and the time.
+// pacing on. The reconciliation must fit: a page of 100 per call, one call for the
+// archived ones (which Kirim may leave out), one for all accounts, no 429. Run with -v
+// to see the calls and the time.
 func TestReconcile10k(t *testing.T) {
 	ctx := context.Background()
 	master, _ := secret.ParseKey(secret.GenerateKey())
@@ -218,8 +265,8 @@ func TestReconcile10k(t *testing.T) {
 	if rep.Customers != 10_000 || rep.CustomersChanged != 10_000 {
 		t.Fatalf("report %+v", rep)
 	}
-	if calls["GET /v1/customers"] != 100 || calls["GET /v1/accounts"] != 1 || calls["429"] != 0 || total != 101 {
-		t.Fatalf("calls %v, want 100 pages of customers, 1 of accounts, no 429", calls)
+	if calls["GET /v1/customers"] != 101 || calls["GET /v1/accounts"] != 1 || calls["429"] != 0 || total != 102 {
+		t.Fatalf("calls %v, want 100 pages of customers, 1 of archived customers, 1 of accounts, no 429", calls)
 	}
 	counts, _ := db.CountCustomers(ctx)
 	if counts.All != 10_000 {
@@ -240,16 +287,85 @@ func TestRegisterWebhookSealsTheSecret(t *testing.T) {
 		t.Fatal(err)
 	}
 	w, err := e.db.Webhook(ctx)
-	if err != nil || !strings.HasPrefix(w.SubscriptionID, "wbs_") || w.URL != "https://portal.example.com/webhooks/kirim" {
+	if err != nil || !strings.HasPrefix(w.Current().ID, "wbs_") || w.Current().URL != "https://portal.example.com/webhooks/kirim" {
 		t.Fatalf("settings %+v %v", w, err)
 	}
 	secrets, err := e.db.WebhookSecrets(ctx)
 	if err != nil || len(secrets) != 1 || !strings.HasPrefix(secrets[0], "whsec_") {
 		t.Fatalf("secrets %v %v", secrets, err)
 	}
-	for _, s := range w.SealedSecrets {
+	for _, s := range w.Current().SealedSecrets {
 		if strings.Contains(s, "whsec_") {
 			t.Fatal("the webhook secret is stored in plaintext")
+		}
+	}
+}
+
+// TestRegisterWebhookAfterLostAnswers: answers to the registration get lost (Kirim made
+// the subscription each time), staff try again: Kirim holds one subscription, and every
+// delivery it signs passes the portal's check. A later registration for another URL
+// replaces it and deletes the old one; a Kirim that cannot delete leaves it, and the
+// portal keeps accepting its deliveries.
+func TestRegisterWebhookAfterLostAnswers(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		variant  sandbox.Variant
+		wantSubs int
+	}{{"delete works", sandbox.Variant{}, 1}, {"no delete", sandbox.Variant{NoSubscriptionDelete: true}, 2}} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			e := newEnv(t, tc.variant)
+			e.lostAnswers(func(r *http.Request) bool {
+				return r.Method == "POST" && strings.HasSuffix(r.URL.Path, "/webhook_subscriptions")
+			})
+			for range 2 {
+				if err := e.svc.RegisterWebhook(ctx, "staff"); !kirim.OutcomeUnknown(err) {
+					t.Fatalf("with the answers lost: %v", err)
+				}
+			}
+			e.setFault(nil)
+			if err := e.svc.RegisterWebhook(ctx, "staff"); err != nil {
+				t.Fatal(err)
+			}
+			subs := e.sb.Subscriptions()
+			if len(subs) != 1 {
+				t.Fatalf("Kirim holds %d subscriptions, want 1", len(subs))
+			}
+			checkDeliveries(t, e, "the first subscription")
+
+			// The portal moves: a new URL replaces the subscription.
+			moved := e.service("https://onboard.example.com")
+			if err := moved.RegisterWebhook(ctx, "staff"); err != nil {
+				t.Fatal(err)
+			}
+			if subs := e.sb.Subscriptions(); len(subs) != tc.wantSubs || subs[len(subs)-1].URL != "https://onboard.example.com/webhooks/kirim" {
+				t.Fatalf("Kirim holds %+v", subs)
+			}
+			w, _ := e.db.Webhook(ctx)
+			if w.Current().URL != "https://onboard.example.com/webhooks/kirim" || len(w.Replaced()) != tc.wantSubs-1 {
+				t.Fatalf("settings %+v", w)
+			}
+			if tc.wantSubs == 2 && !strings.Contains(w.Replaced()[0].DeleteError, "404") {
+				t.Fatalf("the kept subscription does not say why: %+v", w.Replaced()[0])
+			}
+			checkDeliveries(t, e, "after the move")
+		})
+	}
+}
+
+// checkDeliveries signs an event the way Kirim does for each subscription it holds and
+// checks the portal accepts every one.
+func checkDeliveries(t *testing.T, e *env, when string) {
+	t.Helper()
+	secrets, err := e.db.WebhookSecrets(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := []byte(`{"id":"evt_1","type":"customer.updated","data":{}}`)
+	for _, sub := range e.sb.SubscriptionSecrets() {
+		h := http.Header{"X-Kirim-Signature": {kirim.SignWebhook(time.Now(), body, sub...)}}
+		if err := kirim.VerifyWebhook(h, body, secrets, time.Now(), kirim.WebhookTolerance); err != nil {
+			t.Fatalf("%s: a delivery Kirim signs fails the portal's check: %v", when, err)
 		}
 	}
 }

@@ -3,8 +3,10 @@ package onboarding
 import (
 	"context"
 	"errors"
-	"regexp"
+	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/kirim-portal/portal/kirim"
 	"github.com/kirim-portal/portal/store"
@@ -18,16 +20,20 @@ const (
 	ReturnFailed      = "failed"
 )
 
-// ErrForged is a return whose parameters do not match the link it is bound to. Nothing
-// is recorded for it, and the page reveals nothing.
-var ErrForged = errors.New("onboarding: the return does not match its link")
+// ErrForged is a return that no link of the portal's is bound to. Nothing is recorded
+// for it, and the page reveals nothing.
+var ErrForged = errors.New("onboarding: the return does not match a link")
 
-// ReturnQuery is what Kirim appends to a redirect URL.
+// ReturnQuery is what Kirim appends to a redirect URL. None of it is trusted: the return
+// key in the path names the link, and Kirim's API says what happened.
 type ReturnQuery struct {
+	// CustomerID is documented without its form (the cus_ id, the internal id, or none).
 	CustomerID string
-	AccountID  string
-	Status     string
-	Reason     string
+	// AccountID is a hint to pick the new account among several (any id form).
+	AccountID string
+	Status    string
+	// Reason is the failure code, from whichever parameter Kirim used for it.
+	Reason string
 }
 
 // Return is what a return page shows.
@@ -38,11 +44,13 @@ type Return struct {
 	Account  *store.Account
 	Branding store.Branding
 	Reason   string
+	// LinkUsable says whether the link still works, as Kirim said just now.
+	LinkUsable bool
 	// LandingToken lets "Try again" go back to the landing page.
 	LandingToken string
 }
 
-func (s *Service) boundLink(ctx context.Context, returnKey, kirimCustomerID string) (*store.SetupLink, *store.Customer, error) {
+func (s *Service) boundLink(ctx context.Context, returnKey string) (*store.SetupLink, *store.Customer, error) {
 	l, err := s.db.SetupLinkByReturnKey(ctx, returnKey)
 	if err != nil {
 		return nil, nil, err
@@ -51,19 +59,15 @@ func (s *Service) boundLink(ctx context.Context, returnKey, kirimCustomerID stri
 	if err != nil {
 		return nil, nil, err
 	}
-	if kirimCustomerID != c.KirimID {
-		s.log.Warn("return does not match its link", "link", l.KirimID)
-		return nil, nil, ErrForged
-	}
 	return l, c, nil
 }
 
 // VerifySuccess handles Kirim's success redirect. It trusts nothing in the query: the
-// customer must be the one of the link the URL is bound to, and Kirim must confirm that
-// the link is consumed and the customer has a connected account. Only then is anything
-// recorded, and a repeat records nothing twice.
+// link is the one the return URL is bound to, and Kirim must confirm that the link is
+// consumed and that the link's customer has a connected account. Only then is the
+// success recorded, once per link.
 func (s *Service) VerifySuccess(ctx context.Context, returnKey string, q ReturnQuery) (*Return, error) {
-	l, c, err := s.boundLink(ctx, returnKey, q.CustomerID)
+	l, c, err := s.boundLink(ctx, returnKey)
 	if err != nil {
 		return nil, err
 	}
@@ -72,9 +76,14 @@ func (s *Service) VerifySuccess(ctx context.Context, returnKey string, q ReturnQ
 		return nil, err
 	}
 	ret := &Return{State: ReturnPending, Customer: c, Link: l, Branding: b}
+	// Kirim cannot confirm now (an outage, the account still onboarding): the page keeps
+	// asking, then tells the customer that staff will follow up.
 	links, err := s.kirim.ListSetupLinks(ctx, c.KirimID, "")
 	if err != nil {
-		return ret, nil // Kirim cannot confirm now: the page keeps asking
+		return ret, nil
+	}
+	if err := s.mirrorLinks(ctx, c, links); err != nil {
+		return nil, err
 	}
 	var remote *kirim.SetupLink
 	for i := range links {
@@ -89,63 +98,87 @@ func (s *Service) VerifySuccess(ctx context.Context, returnKey string, q ReturnQ
 	if err != nil {
 		return ret, nil
 	}
-	var connected *kirim.Account
-	for i, a := range accounts {
-		if a.Status == "connected" && a.PhoneNumberID != nil && (connected == nil || a.ID == q.AccountID) {
-			connected = &accounts[i]
-		}
-	}
-	if connected == nil {
-		return ret, nil
-	}
-	kc, err := s.kirim.GetCustomer(ctx, c.KirimID)
-	if err != nil {
-		return ret, nil
-	}
-	// Confirmed: mirror the accounts, the link and the customer.
+	accounts = ownAccounts(accounts, c.KirimID)
 	changes, err := s.db.SyncAccounts(ctx, accountMirrors(accounts))
 	if err != nil {
 		return nil, err
 	}
-	var ev *store.Event
-	if l.Status != kirim.LinkConsumed {
-		ev = &store.Event{Kind: "signup.succeeded", Actor: "customer", Detail: map[string]any{"link": l.KirimID, "phone_number": deref(connected.PhoneNumber)}}
+	connected := pickAccount(accounts, changes, q.AccountID)
+	if connected == nil {
+		return ret, s.afterAccountChanges(ctx, changes, "connected")
 	}
-	if err := s.db.UpdateSetupLinkMirror(ctx, l.ID, store.LinkMirror{Status: remote.Status, ConsumedAt: remote.ConsumedAt,
-		SuccessRedirectURL: deref(remote.SuccessRedirectURL), FailureRedirectURL: deref(remote.FailureRedirectURL)}, ev); err != nil {
-		return nil, err
+	if kc, err := s.kirim.GetCustomer(ctx, c.KirimID); err == nil {
+		if _, err := s.db.ReconcileCustomers(ctx, []store.CustomerMirror{mirror(kc)}, "return"); err != nil {
+			return nil, err
+		}
 	}
-	if err := s.db.UpdateCustomerMirror(ctx, c.ID, mirror(kc), nil); err != nil {
+	if _, err := s.db.AddEvent(ctx, store.Event{CustomerID: &c.ID, Kind: "signup.succeeded", Actor: "customer", Key: l.KirimID,
+		Detail: map[string]any{"link": l.KirimID, "phone_number": deref(connected.PhoneNumber)}}); err != nil {
 		return nil, err
 	}
 	if err := s.afterAccountChanges(ctx, changes, "connected"); err != nil {
 		return nil, err
 	}
 	ret.State = ReturnConnected
-	for _, ch := range changes {
-		if ch.Account.PhoneNumberID == deref(connected.PhoneNumberID) {
-			ret.Account = ch.Account
-		}
-	}
-	if ret.Account == nil {
-		if list, err := s.db.Accounts(ctx, c.ID); err == nil {
-			for _, a := range list {
-				if a.PhoneNumberID == deref(connected.PhoneNumberID) {
-					ret.Account = a
-				}
+	if list, err := s.db.Accounts(ctx, c.ID); err == nil {
+		for _, a := range list {
+			if a.PhoneNumberID == deref(connected.PhoneNumberID) {
+				ret.Account = a
 			}
 		}
 	}
 	if c, err = s.db.CustomerByID(ctx, c.ID); err == nil {
 		ret.Customer = c
 	}
+	if l, err = s.db.SetupLinkByID(ctx, l.ID); err == nil {
+		ret.Link = l
+	}
 	return ret, nil
+}
+
+// ownAccounts keeps the accounts that say they are the customer's (or say nothing).
+func ownAccounts(accounts []kirim.Account, customerID string) []kirim.Account {
+	var out []kirim.Account
+	for _, a := range accounts {
+		if a.CustomerID == nil || *a.CustomerID == "" || *a.CustomerID == customerID {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// pickAccount chooses the account a success return is about: a connected one whose id
+// or phone_number_id is the redirect's account_id; else one that just became connected;
+// else any connected one.
+func pickAccount(accounts []kirim.Account, changes []store.AccountChange, hint string) *kirim.Account {
+	var fresh, any *kirim.Account
+	for i := range accounts {
+		a := &accounts[i]
+		if a.Status != kirim.AccountConnected || deref(a.PhoneNumberID) == "" {
+			continue
+		}
+		if hint != "" && (a.ID == hint || deref(a.PhoneNumberID) == hint) {
+			return a
+		}
+		for _, ch := range changes {
+			if ch.FromStatus != kirim.AccountConnected && ch.Account.PhoneNumberID == *a.PhoneNumberID && fresh == nil {
+				fresh = a
+			}
+		}
+		if any == nil {
+			any = a
+		}
+	}
+	if fresh != nil {
+		return fresh
+	}
+	return any
 }
 
 // MarkUnconfirmed records, once, that a customer came back but Kirim did not confirm
 // the connection in time: staff follow up.
 func (s *Service) MarkUnconfirmed(ctx context.Context, returnKey string, q ReturnQuery) (*Return, error) {
-	l, c, err := s.boundLink(ctx, returnKey, q.CustomerID)
+	l, c, err := s.boundLink(ctx, returnKey)
 	if err != nil {
 		return nil, err
 	}
@@ -161,58 +194,102 @@ func (s *Service) MarkUnconfirmed(ctx context.Context, returnKey string, q Retur
 	return &Return{State: ReturnUnconfirmed, Customer: c, Link: l, Branding: b}, nil
 }
 
-var reasonCode = regexp.MustCompile(`^[a-z0-9_]{1,64}$`)
-
-// FailureNextSteps suggests what staff do about each known failure reason.
+// FailureNextSteps suggests what staff do about the failure reasons the portal knows.
+// Kirim documents the causes of a failure redirect (a link expired, a signup
+// cancelled, Meta's token exchange failing; links also end revoked or used) but not
+// their codes: these are the likely spellings, and the table stays this small. Any
+// other code is shown to the customer as a generic failure and kept on the timeline.
 var FailureNextSteps = map[string]string{
-	"signup_cancelled":                "Ask the customer whether something stopped them; the same link still works while active.",
-	"token_exchange_failed":           "A Meta error: ask the customer to try again in a few minutes.",
-	"phone_number_already_registered": "The number is still on the WhatsApp app: the customer must delete that account first.",
-	"display_name_only":               "The customer chose display name only: they must connect the full number.",
-	"verification_code_failed":        "The code did not arrive or was wrong: try again with the phone at hand.",
-	"business_verification_failed":    "Meta refused the business: the customer must check it in Meta Business Suite.",
-	"link_expired":                    "Send a fresh link.",
-	"link_revoked":                    "Send a fresh link if the customer still needs one.",
-	"link_already_used":               "Check the customer's accounts: the number may already be connected.",
+	"signup_cancelled":      "Ask the customer whether something stopped them; the same link still works while active.",
+	"token_exchange_failed": "A Meta error: ask the customer to try again in a few minutes.",
+	"link_expired":          "Send a fresh link.",
+	"link_revoked":          "Send a fresh link if the customer still needs one.",
+	"link_already_used":     "Check the customer's accounts: the number may already be connected.",
+}
+
+// unknownNextStep is the advice for a code the portal does not know.
+const unknownNextStep = "Unknown reason: ask the customer what they saw, and try again."
+
+// maxReasonLen bounds a failure code kept on the timeline.
+const maxReasonLen = 64
+
+// FailureCode cleans the failure code of a redirect for the timeline: at most 64
+// characters of letters, digits and . _ - : (others become _), "unknown" when empty.
+// The code's own spelling is kept; KnownReason looks it up without regard to case.
+func FailureCode(raw string) string {
+	raw = strings.TrimSpace(raw)
+	var b strings.Builder
+	for _, r := range raw {
+		if b.Len() >= maxReasonLen {
+			break
+		}
+		switch {
+		case r < utf8.RuneSelf && (r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("._-:", r)):
+			b.WriteRune(r)
+		default:
+			b.WriteByte('_')
+		}
+	}
+	if b.Len() == 0 {
+		return "unknown"
+	}
+	return b.String()
+}
+
+// KnownReason returns the table's code for a failure code, or "" when it is not known.
+func KnownReason(code string) string {
+	c := strings.ToLower(code)
+	if _, ok := FailureNextSteps[c]; ok {
+		return c
+	}
+	return ""
 }
 
 // RecordFailure handles Kirim's failure redirect: the reason goes on the timeline with a
-// suggested next step, and the stage becomes failed. A repeat within a minute is not
-// recorded twice.
+// suggested next step, and the stage becomes failed. The same failure page loaded again
+// records nothing; another reason, or a new attempt (the customer set off for Kirim
+// again), is a new event. Before the page offers the link again, Kirim is asked whether
+// it still works.
 func (s *Service) RecordFailure(ctx context.Context, returnKey string, q ReturnQuery) (*Return, error) {
-	l, c, err := s.boundLink(ctx, returnKey, q.CustomerID)
+	l, c, err := s.boundLink(ctx, returnKey)
 	if err != nil {
 		return nil, err
 	}
-	reason := q.Reason
-	if !reasonCode.MatchString(reason) {
-		reason = "unknown"
-	}
+	code := FailureCode(q.Reason)
 	b, err := s.db.Branding(ctx)
 	if err != nil {
 		return nil, err
 	}
-	next := FailureNextSteps[reason]
-	if next == "" {
-		next = "Unknown reason: ask the customer what they saw, and try again."
+	next := unknownNextStep
+	if known := KnownReason(code); known != "" {
+		next = FailureNextSteps[known]
 	}
-	added, err := s.db.AddEventOnce(ctx, store.Event{CustomerID: &c.ID, Kind: "signup.failed", Actor: "customer",
-		Detail: map[string]any{"link": l.KirimID, "reason": reason, "next_step": next}}, s.now().Add(-time.Minute))
+	id, err := s.db.AddEvent(ctx, store.Event{CustomerID: &c.ID, Kind: "signup.failed", Actor: "customer",
+		Key:    l.KirimID + "/" + code + "/" + strconv.Itoa(l.Attempts),
+		Detail: map[string]any{"link": l.KirimID, "reason": code, "next_step": next}})
 	if err != nil {
 		return nil, err
 	}
-	if added {
-		if c.Stage != StageConnected {
-			if err := s.db.SetCustomerStage(ctx, c.ID, StageFailed, reason); err != nil {
-				return nil, err
-			}
+	if id != 0 && c.Stage != StageConnected {
+		if err := s.db.SetCustomerStage(ctx, c.ID, StageFailed, code); err != nil {
+			return nil, err
+		}
+	}
+	// The link may have died in Kirim meanwhile (revoked, expired there). When Kirim
+	// cannot be asked, the landing page asks again.
+	if LinkStatus(l, s.now()) == kirim.LinkActive {
+		if err := s.RefreshLinks(ctx, c.ID); err != nil {
+			s.log.Warn("could not ask Kirim about a link after a failed signup", "link", l.KirimID, "err", err)
+		} else if l, err = s.db.SetupLinkByID(ctx, l.ID); err != nil {
+			return nil, err
 		}
 	}
 	token, err := s.db.LandingToken(ctx, l.ID)
 	if err != nil {
 		return nil, err
 	}
-	return &Return{State: ReturnFailed, Customer: c, Link: l, Branding: b, Reason: reason, LandingToken: token}, nil
+	return &Return{State: ReturnFailed, Customer: c, Link: l, Branding: b, Reason: code, LandingToken: token,
+		LinkUsable: LinkStatus(l, s.now()) == kirim.LinkActive}, nil
 }
 
 func accountMirrors(accounts []kirim.Account) []store.AccountMirror {
@@ -229,7 +306,7 @@ func accountMirrors(accounts []kirim.Account) []store.AccountMirror {
 func (s *Service) afterAccountChanges(ctx context.Context, changes []store.AccountChange, trigger string) error {
 	for _, ch := range changes {
 		a := ch.Account
-		if a.Status != "connected" || ch.FromStatus == "connected" || a.CustomerID == nil {
+		if a.Status != kirim.AccountConnected || ch.FromStatus == kirim.AccountConnected || a.CustomerID == nil {
 			continue
 		}
 		c, err := s.db.CustomerByID(ctx, *a.CustomerID)
@@ -248,19 +325,35 @@ func (s *Service) afterAccountChanges(ctx context.Context, changes []store.Accou
 	return nil
 }
 
-// RefreshAccounts reads a customer's accounts from Kirim and mirrors them.
-func (s *Service) RefreshAccounts(ctx context.Context, customerID int64, actor string) error {
+// RefreshCustomer brings one customer's mirror in line with Kirim: the customer, its
+// links and its accounts, together (staff's "Refresh from Kirim", webhooks, archiving).
+// onboarding reports an account Meta has not finished yet.
+func (s *Service) RefreshCustomer(ctx context.Context, customerID int64, trigger string) (onboarding bool, err error) {
 	c, err := s.db.CustomerByID(ctx, customerID)
 	if err != nil {
-		return err
+		return false, err
+	}
+	kc, err := s.kirim.GetCustomer(ctx, c.KirimID)
+	if err != nil {
+		return false, err
+	}
+	if _, err := s.db.ReconcileCustomers(ctx, []store.CustomerMirror{mirror(kc)}, trigger); err != nil {
+		return false, err
+	}
+	if err := s.RefreshLinks(ctx, c.ID); err != nil {
+		return false, err
 	}
 	accounts, err := s.kirim.ListAccounts(ctx, kirim.AccountFilter{Status: "all", CustomerID: c.KirimID})
 	if err != nil {
-		return err
+		return false, err
 	}
+	accounts = ownAccounts(accounts, c.KirimID)
 	changes, err := s.db.SyncAccounts(ctx, accountMirrors(accounts))
 	if err != nil {
-		return err
+		return false, err
 	}
-	return s.afterAccountChanges(ctx, changes, "refresh")
+	for _, a := range accounts {
+		onboarding = onboarding || a.Status == kirim.AccountOnboarding
+	}
+	return onboarding, s.afterAccountChanges(ctx, changes, trigger)
 }

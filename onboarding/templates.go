@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kirim-portal/portal/kirim"
 	"github.com/kirim-portal/portal/store"
 )
 
@@ -27,23 +28,20 @@ func (s *Service) SyncTemplates(ctx context.Context, accountID int64, trigger st
 	if err != nil {
 		return err
 	}
-	res, err := s.kirim.SyncTemplates(ctx, a.PhoneNumberID, "template-sync-"+strconv.FormatInt(syncID, 10))
+	_, err = s.kirim.SyncTemplates(ctx, a.PhoneNumberID, "template-sync-"+strconv.FormatInt(syncID, 10))
 	if err == nil {
-		var list []store.Template
-		tpls, lerr := s.kirim.ListTemplates(ctx, a.PhoneNumberID)
-		if lerr != nil {
-			err = lerr
-		} else {
+		// Kirim's own summary counts what it holds; the history counts what the mirror
+		// took in, from the whole list, every page of it.
+		var tpls []kirim.Template
+		if tpls, err = s.kirim.ListTemplates(ctx, a.PhoneNumberID); err == nil {
+			list := make([]store.Template, 0, len(tpls))
 			for _, t := range tpls {
 				list = append(list, store.Template{Name: t.Name, Language: t.Language, Category: t.Category, Status: t.Status})
 			}
-			return s.db.FinishTemplateSync(context.WithoutCancel(ctx), syncID, res.Synced, res.Created, res.Updated, list, "")
+			return s.db.FinishTemplateSync(context.WithoutCancel(ctx), syncID, list, "")
 		}
 	}
-	if ferr := s.db.FinishTemplateSync(context.WithoutCancel(ctx), syncID, 0, 0, 0, nil, err.Error()); ferr != nil {
-		return ferr
-	}
-	return err
+	return errors.Join(err, s.db.FinishTemplateSync(context.WithoutCancel(ctx), syncID, nil, err.Error()))
 }
 
 // SyncCustomerTemplates syncs an account of this customer (another's is not found).

@@ -16,17 +16,20 @@ import (
 
 // Customer is the local mirror of a Kirim customer plus what only the portal knows.
 type Customer struct {
-	ID          int64
-	KirimID     string
-	Name        string
-	Email       string // empty when Kirim has none
-	Status      string
-	Metadata    map[string]any
-	TeamID      string
-	Locale      string
-	Stage       string
-	StageReason string
-	ArchivedAt  *time.Time
+	ID      int64
+	KirimID string
+	// KirimInternalID is Kirim's internal id of the customer, which setup links carry;
+	// empty until a link listing has shown it.
+	KirimInternalID string
+	Name            string
+	Email           string // empty when Kirim has none
+	Status          string
+	Metadata        map[string]any
+	TeamID          string
+	Locale          string
+	Stage           string
+	StageReason     string
+	ArchivedAt      *time.Time
 	// Phones lists the customer's WhatsApp numbers (filled by the list query).
 	Phones         []string
 	KirimCreatedAt time.Time
@@ -51,19 +54,20 @@ type CustomerMirror struct {
 
 const customerColumns = `c.id, c.kirim_id, c.name, c.email, c.status, c.metadata, c.team_id, c.locale, c.stage,
 	c.stage_reason, c.archived_at, c.kirim_created_at, c.kirim_updated_at, c.synced_at, c.created_at, c.updated_at,
-	(SELECT group_concat(phone_number, ' ') FROM whatsapp_accounts a WHERE a.customer_id = c.id AND a.phone_number IS NOT NULL)`
+	c.kirim_internal_id, (SELECT group_concat(phone_number, ' ') FROM whatsapp_accounts a WHERE a.customer_id = c.id AND a.phone_number IS NOT NULL)`
 
 func scanCustomer(row interface{ Scan(...any) error }) (*Customer, error) {
 	var c Customer
-	var email, metadata, team, reason, phones sql.NullString
+	var email, metadata, team, reason, internal, phones sql.NullString
 	var archived nullTime
 	err := row.Scan(&c.ID, &c.KirimID, &c.Name, &email, &c.Status, &metadata, &team, &c.Locale, &c.Stage,
 		&reason, &archived, timeCol{&c.KirimCreatedAt}, timeCol{&c.KirimUpdatedAt}, timeCol{&c.SyncedAt},
-		timeCol{&c.CreatedAt}, timeCol{&c.UpdatedAt}, &phones)
+		timeCol{&c.CreatedAt}, timeCol{&c.UpdatedAt}, &internal, &phones)
 	if err != nil {
 		return nil, err
 	}
 	c.Email, c.TeamID, c.StageReason, c.ArchivedAt = email.String, team.String, reason.String, archived.T
+	c.KirimInternalID = internal.String
 	if metadata.Valid {
 		json.Unmarshal([]byte(metadata.String), &c.Metadata)
 	}
@@ -91,6 +95,24 @@ func (db *DB) CustomerByKirimID(ctx context.Context, kirimID string) (*Customer,
 	return db.customerWhere(ctx, "c.kirim_id = ?", kirimID)
 }
 
+// CustomerByInternalID returns a customer by Kirim's internal id (see KirimInternalID).
+func (db *DB) CustomerByInternalID(ctx context.Context, internalID string) (*Customer, error) {
+	return db.customerWhere(ctx, "c.kirim_internal_id = ?", internalID)
+}
+
+// SetCustomerInternalID records Kirim's internal id of a customer, as a link showed it.
+func (db *DB) SetCustomerInternalID(ctx context.Context, id int64, internalID string) error {
+	_, err := db.db.ExecContext(ctx, `UPDATE customers SET kirim_internal_id = ? WHERE id = ? AND kirim_internal_id IS NOT ?`,
+		internalID, id, internalID)
+	if isUnique(err) {
+		return fmt.Errorf("store: internal id %s is another customer's: %w", internalID, ErrConflict)
+	}
+	if err != nil {
+		return fmt.Errorf("store: set internal id: %w", err)
+	}
+	return nil
+}
+
 func (db *DB) customerWhere(ctx context.Context, where string, arg any) (*Customer, error) {
 	c, err := scanCustomer(db.db.QueryRowContext(ctx, `SELECT `+customerColumns+` FROM customers c WHERE `+where, arg))
 	if errors.Is(err, sql.ErrNoRows) {
@@ -103,39 +125,32 @@ func (db *DB) customerWhere(ctx context.Context, where string, arg any) (*Custom
 }
 
 // CreateCustomer records a customer Kirim has just created, with its first event, and
-// marks the intent that created it done, all in one transaction. If the customer is
-// already mirrored (a replayed create), the existing row is returned.
+// marks the intent that created it done, all in one transaction. A customer already
+// mirrored (a webhook or a reconciliation was quicker) keeps its row and gets the
+// portal's locale; the event is recorded once per intent.
 func (db *DB) CreateCustomer(ctx context.Context, m CustomerMirror, locale, intentKey string, ev Event) (*Customer, error) {
 	var id int64
 	err := db.tx(ctx, func(tx *sql.Tx) error {
-		err := tx.QueryRowContext(ctx, `SELECT id FROM customers WHERE kirim_id = ?`, m.KirimID).Scan(&id)
-		if err == nil {
-			return nil
-		}
-		if !errors.Is(err, sql.ErrNoRows) {
-			return err
-		}
-		meta, err := metadataArg(m.Metadata)
-		if err != nil {
-			return err
-		}
 		now := db.now()
-		res, err := tx.ExecContext(ctx, `INSERT INTO customers (kirim_id, name, email, status, metadata, team_id, locale,
-			archived_at, kirim_created_at, kirim_updated_at, synced_at, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			m.KirimID, m.Name, m.Email, m.Status, meta, m.TeamID, locale, nullTimeArg(m.ArchivedAt),
-			formatTime(m.CreatedAt), formatTime(m.UpdatedAt), now, now, now)
-		if err != nil {
-			return err
-		}
-		if id, err = res.LastInsertId(); err != nil {
+		err := tx.QueryRowContext(ctx, `SELECT id FROM customers WHERE kirim_id = ?`, m.KirimID).Scan(&id)
+		switch {
+		case err == nil:
+			if _, err := tx.ExecContext(ctx, `UPDATE customers SET locale = ?, updated_at = ? WHERE id = ?`, locale, now, id); err != nil {
+				return err
+			}
+		case errors.Is(err, sql.ErrNoRows):
+			if id, err = insertCustomer(ctx, tx, m, locale, now, now); err != nil {
+				return err
+			}
+		default:
 			return err
 		}
 		if intentKey != "" {
-			if _, err := tx.ExecContext(ctx, `UPDATE remote_intents SET state = 'done', result_ref = ?, last_error = NULL,
-				updated_at = ? WHERE idem_key = ?`, m.KirimID, now, intentKey); err != nil {
+			if _, err := tx.ExecContext(ctx, `UPDATE remote_intents SET state = ?, result_ref = ?, last_error = NULL,
+				updated_at = ? WHERE idem_key = ?`, IntentDone, m.KirimID, now, intentKey); err != nil {
 				return err
 			}
+			ev.Key = intentKey
 		}
 		ev.CustomerID = &id
 		_, err = db.addEvent(ctx, tx, ev)
@@ -147,22 +162,29 @@ func (db *DB) CreateCustomer(ctx context.Context, m CustomerMirror, locale, inte
 	return db.CustomerByID(ctx, id)
 }
 
-// UpdateCustomerMirror stores what Kirim answered after a change, with an event.
+// UpdateCustomerMirror stores what Kirim answered about a customer, with an event. An
+// answer older than what the mirror holds (by Kirim's updated_at) changes nothing: a
+// slow read must not undo a newer webhook.
 func (db *DB) UpdateCustomerMirror(ctx context.Context, id int64, m CustomerMirror, ev *Event) error {
 	meta, err := metadataArg(m.Metadata)
 	if err != nil {
 		return err
 	}
 	err = db.tx(ctx, func(tx *sql.Tx) error {
-		now := db.now()
-		res, err := tx.ExecContext(ctx, `UPDATE customers SET name = ?, email = ?, status = ?, metadata = ?, team_id = ?,
-			archived_at = ?, kirim_updated_at = ?, synced_at = ?, updated_at = ? WHERE id = ?`,
-			m.Name, m.Email, m.Status, meta, m.TeamID, nullTimeArg(m.ArchivedAt), formatTime(m.UpdatedAt), now, now, id)
-		if err != nil {
+		var stored string
+		if err := tx.QueryRowContext(ctx, `SELECT kirim_updated_at FROM customers WHERE id = ?`, id).Scan(&stored); err != nil {
+			if errors.Is(err, sql.ErrNoRows) {
+				return ErrNotFound
+			}
 			return err
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return ErrNotFound
+		if formatTime(m.UpdatedAt) >= stored {
+			now := db.now()
+			if _, err := tx.ExecContext(ctx, `UPDATE customers SET name = ?, email = ?, status = ?, metadata = ?, team_id = ?,
+				archived_at = ?, kirim_updated_at = ?, synced_at = ?, updated_at = ? WHERE id = ?`,
+				m.Name, m.Email, m.Status, meta, m.TeamID, nullTimeArg(m.ArchivedAt), formatTime(m.UpdatedAt), now, now, id); err != nil {
+				return err
+			}
 		}
 		if ev != nil {
 			ev.CustomerID = &id
@@ -501,19 +523,14 @@ func (db *DB) ReconcileCustomers(ctx context.Context, ms []CustomerMirror, sourc
 				return err
 			}
 			var id int64
-			var name, status string
+			var name, status, updated string
 			var email, metadata, team sql.NullString
-			err = tx.QueryRowContext(ctx, `SELECT id, name, email, status, metadata, team_id FROM customers WHERE kirim_id = ?`, m.KirimID).
-				Scan(&id, &name, &email, &status, &metadata, &team)
+			err = tx.QueryRowContext(ctx, `SELECT id, name, email, status, metadata, team_id, kirim_updated_at FROM customers WHERE kirim_id = ?`, m.KirimID).
+				Scan(&id, &name, &email, &status, &metadata, &team, &updated)
 			if errors.Is(err, sql.ErrNoRows) {
-				res, err := tx.ExecContext(ctx, `INSERT INTO customers (kirim_id, name, email, status, metadata, team_id, archived_at,
-					kirim_created_at, kirim_updated_at, synced_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-					m.KirimID, m.Name, m.Email, m.Status, meta, m.TeamID, nullTimeArg(m.ArchivedAt), formatTime(m.CreatedAt),
-					formatTime(m.UpdatedAt), now, formatTime(m.CreatedAt), now)
-				if err != nil {
+				if id, err = insertCustomer(ctx, tx, m, "en", formatTime(m.CreatedAt), now); err != nil {
 					return err
 				}
-				id, _ = res.LastInsertId()
 				if _, err := db.addEvent(ctx, tx, Event{CustomerID: &id, Kind: "customer.imported", Detail: map[string]any{"source": source}}); err != nil {
 					return err
 				}
@@ -522,6 +539,9 @@ func (db *DB) ReconcileCustomers(ctx context.Context, ms []CustomerMirror, sourc
 			}
 			if err != nil {
 				return err
+			}
+			if formatTime(m.UpdatedAt) < updated {
+				continue // older than the mirror: a late webhook or a slow page
 			}
 			var fields []string
 			if name != m.Name {
@@ -540,6 +560,15 @@ func (db *DB) ReconcileCustomers(ctx context.Context, ms []CustomerMirror, sourc
 				fields = append(fields, "team_id")
 			}
 			if len(fields) == 0 {
+				if formatTime(m.UpdatedAt) == updated {
+					continue
+				}
+				// Nothing to show, but remember how recent the mirror is, so that an
+				// older answer arriving later is known to be older.
+				if _, err := tx.ExecContext(ctx, `UPDATE customers SET kirim_updated_at = ?, archived_at = ?, synced_at = ? WHERE id = ?`,
+					formatTime(m.UpdatedAt), nullTimeArg(m.ArchivedAt), now, id); err != nil {
+					return err
+				}
 				continue
 			}
 			if _, err := tx.ExecContext(ctx, `UPDATE customers SET name = ?, email = ?, status = ?, metadata = ?, team_id = ?,
@@ -562,6 +591,25 @@ func (db *DB) ReconcileCustomers(ctx context.Context, ms []CustomerMirror, sourc
 		return nil, fmt.Errorf("store: reconcile customers: %w", err)
 	}
 	return diffs, nil
+}
+
+// insertCustomer adds a customer row for what Kirim says of it.
+// created is the row's created_at: now for a customer the portal made, Kirim's time
+// for one imported.
+func insertCustomer(ctx context.Context, tx *sql.Tx, m CustomerMirror, locale, created, now string) (int64, error) {
+	meta, err := metadataArg(m.Metadata)
+	if err != nil {
+		return 0, err
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO customers (kirim_id, name, email, status, metadata, team_id, locale,
+		archived_at, kirim_created_at, kirim_updated_at, synced_at, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		m.KirimID, m.Name, m.Email, m.Status, meta, m.TeamID, locale, nullTimeArg(m.ArchivedAt),
+		formatTime(m.CreatedAt), formatTime(m.UpdatedAt), now, created, now)
+	if err != nil {
+		return 0, err
+	}
+	return res.LastInsertId()
 }
 
 func deref(p *string) string {

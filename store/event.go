@@ -16,9 +16,13 @@ type Event struct {
 	Actor      string
 	Detail     map[string]any
 	CreatedAt  time.Time
+	// Key, when set, records the event at most once per customer and kind: a second
+	// event with the same key is dropped (a reload, a repeated delivery).
+	Key string
 }
 
-// AddEvent appends an event to the timeline.
+// AddEvent appends an event to the timeline. An event whose Key was recorded before is
+// dropped, and its id is then 0.
 func (db *DB) AddEvent(ctx context.Context, e Event) (int64, error) {
 	var id int64
 	err := db.tx(ctx, func(tx *sql.Tx) error {
@@ -49,9 +53,13 @@ func (db *DB) addEvent(ctx context.Context, tx *sql.Tx, e Event) (int64, error) 
 		created = formatTime(e.CreatedAt)
 	}
 	res, err := tx.ExecContext(ctx,
-		`INSERT INTO events (customer_id, kind, actor, detail, created_at) VALUES (?, ?, ?, ?, ?)`,
-		e.CustomerID, e.Kind, e.Actor, detail, created)
+		`INSERT INTO events (customer_id, kind, actor, detail, created_at, dedupe_key) VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (customer_id, kind, dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING`,
+		e.CustomerID, e.Kind, e.Actor, detail, created, nullString(e.Key))
 	if err != nil {
+		return 0, err
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
 		return 0, err
 	}
 	return res.LastInsertId()
@@ -98,8 +106,8 @@ func (db *DB) AddEventOnce(ctx context.Context, e Event, since time.Time) (added
 			e.CustomerID, e.Kind, formatTime(since)).Scan(&n); err != nil || n > 0 {
 			return err
 		}
-		_, err := db.addEvent(ctx, tx, e)
-		added = err == nil
+		id, err := db.addEvent(ctx, tx, e)
+		added = err == nil && id != 0
 		return err
 	})
 	if err != nil {

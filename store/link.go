@@ -23,7 +23,9 @@ type SetupLink struct {
 	SuccessRedirectURL string
 	FailureRedirectURL string
 	// ReturnKey is the path segment that binds the return pages to this link.
-	ReturnKey      string
+	ReturnKey string
+	// Attempts counts the customer's departures to Kirim with this link.
+	Attempts       int
 	KirimCreatedAt time.Time
 	CreatedAt      time.Time
 	UpdatedAt      time.Time
@@ -45,14 +47,14 @@ type NewSetupLink struct {
 }
 
 const linkColumns = `id, kirim_id, customer_id, status, token_last4, expires_at, consumed_at, success_redirect_url,
-	failure_redirect_url, return_key, kirim_created_at, created_at, updated_at`
+	failure_redirect_url, return_key, attempts, kirim_created_at, created_at, updated_at`
 
 func scanLink(row interface{ Scan(...any) error }) (*SetupLink, error) {
 	var l SetupLink
 	var consumed nullTime
 	var success, failure, ret sql.NullString
 	err := row.Scan(&l.ID, &l.KirimID, &l.CustomerID, &l.Status, &l.TokenLast4, timeCol{&l.ExpiresAt}, &consumed,
-		&success, &failure, &ret, timeCol{&l.KirimCreatedAt}, timeCol{&l.CreatedAt}, timeCol{&l.UpdatedAt})
+		&success, &failure, &ret, &l.Attempts, timeCol{&l.KirimCreatedAt}, timeCol{&l.CreatedAt}, timeCol{&l.UpdatedAt})
 	if err != nil {
 		return nil, err
 	}
@@ -117,6 +119,25 @@ func (db *DB) CreateSetupLink(ctx context.Context, customerID int64, l NewSetupL
 // SetupLinkByID returns one link.
 func (db *DB) SetupLinkByID(ctx context.Context, id int64) (*SetupLink, error) {
 	return db.linkWhere(ctx, "id = ?", id)
+}
+
+// SetupLinkByKirimID returns a link by its csl_ id.
+func (db *DB) SetupLinkByKirimID(ctx context.Context, kirimID string) (*SetupLink, error) {
+	return db.linkWhere(ctx, "kirim_id = ?", kirimID)
+}
+
+// CountAttempt records that the customer set off for Kirim with the link, and returns
+// how many times that happened.
+func (db *DB) CountAttempt(ctx context.Context, linkID int64) (int, error) {
+	var n int
+	err := db.db.QueryRowContext(ctx, `UPDATE setup_links SET attempts = attempts + 1 WHERE id = ? RETURNING attempts`, linkID).Scan(&n)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, ErrNotFound
+	}
+	if err != nil {
+		return 0, fmt.Errorf("store: count attempt: %w", err)
+	}
+	return n, nil
 }
 
 // SetupLinkByLandingToken finds the link a landing token belongs to.
@@ -195,11 +216,16 @@ type LinkMirror struct {
 	FailureRedirectURL string
 }
 
-// UpdateSetupLinkMirror stores Kirim's view of a link, with an optional event.
+// UpdateSetupLinkMirror stores Kirim's view of a link, with an optional event. A link
+// leaves active for exactly one of consumed, expired or revoked and never comes back,
+// so once the mirror holds one of those, that status stays (a slower, older answer
+// cannot undo it).
 func (db *DB) UpdateSetupLinkMirror(ctx context.Context, id int64, m LinkMirror, ev *Event) error {
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		var customerID int64
-		err := tx.QueryRowContext(ctx, `UPDATE setup_links SET status = ?, consumed_at = coalesce(?, consumed_at),
+		err := tx.QueryRowContext(ctx, `UPDATE setup_links SET
+			status = CASE WHEN status IN ('consumed', 'expired', 'revoked') THEN status ELSE ? END,
+			consumed_at = coalesce(?, consumed_at),
 			success_redirect_url = ?, failure_redirect_url = ?, updated_at = ? WHERE id = ? RETURNING customer_id`,
 			m.Status, nullTimeArg(m.ConsumedAt), nullString(m.SuccessRedirectURL), nullString(m.FailureRedirectURL), db.now(), id).Scan(&customerID)
 		if errors.Is(err, sql.ErrNoRows) {

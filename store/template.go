@@ -40,8 +40,9 @@ func (db *DB) StartTemplateSync(ctx context.Context, accountID int64, trigger st
 }
 
 // FinishTemplateSync records the outcome of a sync, the account's templates as they now
-// are (on success), and an event on the customer's timeline, in one transaction.
-func (db *DB) FinishTemplateSync(ctx context.Context, syncID int64, synced, created, updated int, templates []Template, syncErr string) error {
+// are (on success), and an event on the customer's timeline, in one transaction. The
+// counts are what the mirror really took in: templates stored, new ones, changed ones.
+func (db *DB) FinishTemplateSync(ctx context.Context, syncID int64, templates []Template, syncErr string) error {
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		now := db.now()
 		var accountID int64
@@ -51,6 +52,15 @@ func (db *DB) FinishTemplateSync(ctx context.Context, syncID int64, synced, crea
 		if err := tx.QueryRowContext(ctx, `SELECT s.account_id, a.customer_id, a.phone_number, s.trigger FROM template_syncs s
 			JOIN whatsapp_accounts a ON a.id = s.account_id WHERE s.id = ?`, syncID).Scan(&accountID, &customerID, &phone, &trigger); err != nil {
 			return err
+		}
+		synced, created, updated := 0, 0, 0
+		templates = uniqueTemplates(templates)
+		if syncErr == "" {
+			var err error
+			if created, updated, err = diffTemplates(ctx, tx, accountID, templates); err != nil {
+				return err
+			}
+			synced = len(templates)
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE template_syncs SET finished_at = ?, synced = ?, created = ?, updated = ?, error = ? WHERE id = ?`,
 			now, synced, created, updated, nullString(syncErr), syncID); err != nil {
@@ -79,6 +89,54 @@ func (db *DB) FinishTemplateSync(ctx context.Context, syncID int64, synced, crea
 		return fmt.Errorf("store: finish template sync: %w", err)
 	}
 	return nil
+}
+
+// uniqueTemplates keeps one template per name and language (the last seen): a list
+// read page by page may show one twice when it changes in between.
+func uniqueTemplates(ts []Template) []Template {
+	seen := map[[2]string]int{}
+	var out []Template
+	for _, t := range ts {
+		k := [2]string{t.Name, t.Language}
+		if i, ok := seen[k]; ok {
+			out[i] = t
+			continue
+		}
+		seen[k] = len(out)
+		out = append(out, t)
+	}
+	return out
+}
+
+// diffTemplates counts how many of templates the account's mirror lacks and how many
+// it holds with another status or category.
+func diffTemplates(ctx context.Context, tx *sql.Tx, accountID int64, templates []Template) (created, updated int, err error) {
+	rows, err := tx.QueryContext(ctx, `SELECT name, language, coalesce(category, ''), status FROM templates WHERE account_id = ?`, accountID)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer rows.Close()
+	have := map[[2]string]Template{}
+	for rows.Next() {
+		var t Template
+		if err := rows.Scan(&t.Name, &t.Language, &t.Category, &t.Status); err != nil {
+			return 0, 0, err
+		}
+		have[[2]string{t.Name, t.Language}] = t
+	}
+	if err := rows.Err(); err != nil {
+		return 0, 0, err
+	}
+	for _, t := range templates {
+		old, ok := have[[2]string{t.Name, t.Language}]
+		switch {
+		case !ok:
+			created++
+		case old.Status != t.Status || old.Category != t.Category:
+			updated++
+		}
+	}
+	return created, updated, nil
 }
 
 // Templates lists an account's templates.

@@ -75,7 +75,16 @@ func (s *Server) brandingPage(c *fiber.Ctx) error {
 	f := brandingForm(b)
 	f.Webhook = "Not registered."
 	if w, err := s.db.Webhook(c.UserContext()); err == nil {
-		f.Webhook = "Registered: subscription " + w.SubscriptionID + " delivering to " + w.URL + "."
+		if cur := w.Current(); cur != nil {
+			f.Webhook = "Registered: subscription " + cur.ID + " delivering to " + cur.URL + "."
+		}
+		for _, old := range w.Replaced() {
+			note := "Replaced subscription " + old.ID + " (" + old.URL + "): deleting it in Kirim."
+			if old.DeleteError != "" {
+				note = "Replaced subscription " + old.ID + " (" + old.URL + ") is still kept: " + old.DeleteError
+			}
+			f.WebhookNotes = append(f.WebhookNotes, note)
+		}
 	}
 	return s.render(c, views.BrandingPage(s.adminPage(c, "Branding"), f))
 }

@@ -133,8 +133,11 @@ func kirimProblem(err error) string {
 		ref = " (Kirim request " + ke.RequestID + ")"
 	}
 	switch {
+	case kirim.OutcomeUnknown(err):
+		// Never "nothing was changed": Kirim may have done it and the answer got lost.
+		return "Kirim's answer did not arrive, so we cannot tell yet whether this went through. Send the same form again: the portal first asks Kirim about the earlier attempt and never does it twice." + ref
 	case kirim.IsUnavailable(err), kirim.IsRateLimited(err):
-		return "Kirim did not answer, so nothing was changed. Please try again in a moment." + ref
+		return "Kirim could not be reached, so nothing was changed. Please try again in a moment." + ref
 	case ke.Status == 401 || ke.Status == 403:
 		return "Kirim refused the portal's API key. Check KIRIM_API_KEY." + ref
 	case ke.Status == 402:
@@ -382,8 +385,9 @@ var (
 		_, err := s.ob.SendLinkEmail(c.UserContext(), id, c.FormValue("fresh") == "1", actor(c))
 		return err
 	}
-	refreshAccounts = func(s *Server, c *fiber.Ctx, id int64) error {
-		return s.ob.RefreshAccounts(c.UserContext(), id, actor(c))
+	refreshFromKirim = func(s *Server, c *fiber.Ctx, id int64) error {
+		_, err := s.ob.RefreshCustomer(c.UserContext(), id, "staff")
+		return err
 	}
 	syncTemplates = func(s *Server, c *fiber.Ctx, id int64) error {
 		accountID, _ := strconv.ParseInt(c.Params("account"), 10, 64)

@@ -32,16 +32,17 @@ import (
 // harness is the real portal on a loopback port, with a real SQLite file and the Kirim
 // sandbox behind a real HTTP server (its traffic checked against the contract).
 type harness struct {
-	t      testing.TB
-	clock  *testClock
-	mp     *mailtest.Mailpit
-	URL    string
-	db     *store.DB
-	dbPath string
-	sb     *sandbox.Sandbox
-	kirim  *httptest.Server
-	srv    *Server
-	logs   *syncBuffer
+	t       testing.TB
+	variant sandbox.Variant
+	clock   *testClock
+	mp      *mailtest.Mailpit
+	URL     string
+	db      *store.DB
+	dbPath  string
+	sb      *sandbox.Sandbox
+	kirim   *httptest.Server
+	srv     *Server
+	logs    *syncBuffer
 }
 
 // kirimProxy lets a test put a fault between the portal and the sandbox.
@@ -81,6 +82,9 @@ type harnessOption func(*harness)
 // withMailpit sends email through a real SMTP server (Mailpit) instead of holding it.
 func withMailpit(h *harness) { h.mp = mailtest.Start(h.t) }
 
+// withVariant makes the sandbox take other legal choices where Kirim's docs are silent.
+func withVariant(v sandbox.Variant) harnessOption { return func(h *harness) { h.variant = v } }
+
 func newHarness(t testing.TB, opts ...harnessOption) *harness {
 	t.Helper()
 	h := &harness{t: t, logs: &syncBuffer{}, clock: &testClock{}}
@@ -97,7 +101,8 @@ func newHarness(t testing.TB, opts ...harnessOption) *harness {
 	}
 	h.db = db
 	db.Now = h.clock.Now
-	sb, err := sandbox.New(sandbox.Options{APIKey: "kdv_live_test", Now: h.clock.Now})
+	sb, err := sandbox.New(sandbox.Options{APIKey: "kdv_live_test", Now: h.clock.Now, Variant: h.variant,
+		WebhookRetryDelays: []time.Duration{0, 100 * time.Millisecond, 300 * time.Millisecond, time.Second}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,6 +119,7 @@ func newHarness(t testing.TB, opts ...harnessOption) *harness {
 	h.URL = "http://" + ln.Addr().String()
 	log := slog.New(slog.NewTextHandler(h.logs, nil))
 	ob := onboarding.New(db, kc, h.URL, log)
+	ob.RecheckDelays = []time.Duration{50 * time.Millisecond, 100 * time.Millisecond, 200 * time.Millisecond, 400 * time.Millisecond, 800 * time.Millisecond}
 	cfg := Config{PublicURL: h.URL}
 	mcfg := onboarding.Mail{From: "Platform <onboarding@platform.test>", Renderer: EmailRenderer()}
 	stopWorker := func() {}
@@ -133,6 +139,7 @@ func newHarness(t testing.TB, opts ...harnessOption) *harness {
 	go h.srv.Serve(ln)
 	t.Cleanup(func() {
 		h.srv.Shutdown(context.Background())
+		ob.Close()
 		stopWorker()
 		h.kirim.Close()
 		sb.Close()

@@ -15,9 +15,18 @@ import (
 // maxPolls bounds how long the pending page keeps asking (every 2 s).
 const maxPolls = 15
 
+// reasonParams are the names Kirim's failure redirect may give its reason (the
+// contract names reason; error and error_code are common elsewhere).
+var reasonParams = []string{"reason", "error_code", "error"}
+
 func returnQuery(c *fiber.Ctx) onboarding.ReturnQuery {
-	return onboarding.ReturnQuery{CustomerID: c.Query("customer_id"), AccountID: c.Query("account_id"),
-		Status: c.Query("status"), Reason: c.Query("reason")}
+	q := onboarding.ReturnQuery{CustomerID: c.Query("customer_id"), AccountID: c.Query("account_id"), Status: c.Query("status")}
+	for _, p := range reasonParams {
+		if v := c.Query(p); v != "" && q.Reason == "" {
+			q.Reason = v
+		}
+	}
+	return q
 }
 
 // renderReturn shows a return state; fragment is true for the pending page's polling.
@@ -34,7 +43,7 @@ func (s *Server) renderReturn(c *fiber.Ctx, ret *onboarding.Return, err error, f
 		return err
 	default:
 		b, locale = ret.Branding, ret.Customer.Locale
-		v.State, v.Reason = ret.State, ret.Reason
+		v.State, v.Reason, v.KnownReason = ret.State, ret.Reason, onboarding.KnownReason(ret.Reason)
 		if ret.Account != nil {
 			v.PhoneNumber = ret.Account.PhoneNumber
 		}
@@ -42,6 +51,7 @@ func (s *Server) renderReturn(c *fiber.Ctx, ret *onboarding.Return, err error, f
 		if ret.LandingToken != "" {
 			v.TryAgainURL = "/onboard/" + ret.LandingToken
 		}
+		v.LinkUsable = ret.LinkUsable
 		if ret.State == onboarding.ReturnPending {
 			attempt, _ := strconv.Atoi(c.Query("attempt"))
 			q := url.Values{"customer_id": {c.Query("customer_id")}, "account_id": {c.Query("account_id")},

@@ -18,6 +18,9 @@ var customerIDPattern = regexp.MustCompile(`^cus_[0-9A-HJKMNP-TV-Z]{26}$`)
 
 const sandboxTeamID = "team_01SANDBOX0000000000000000"
 
+// Teams are the sandbox organisation's teams; a customer created for another is refused.
+var Teams = []string{sandboxTeamID, "team_01SANDBOX0000000000000001"}
+
 func customerJSON(c *customer) map[string]any {
 	return map[string]any{
 		"id": c.ID, "object": "customer", "name": c.Name, "email": c.Email, "status": c.Status,
@@ -31,6 +34,7 @@ func (s *Sandbox) customerWithAccounts(c *customer) map[string]any {
 	accounts := []map[string]any{}
 	for _, a := range s.st.Accounts {
 		if a.CustomerID != nil && *a.CustomerID == c.ID {
+			s.readAccount(a)
 			accounts = append(accounts, map[string]any{
 				"phone_number_id": a.PhoneNumberID, "phone_number": a.PhoneNumber, "name": a.Name,
 				"status": a.Status, "onboarded_at": a.OnboardedAt,
@@ -126,6 +130,9 @@ func (s *Sandbox) createCustomer(r *http.Request, body []byte) (any, *apiError) 
 		var team string
 		if json.Unmarshal(raw, &team) != nil || team == "" || len(team) > 64 {
 			return nil, errInvalid("invalid_field_value", "team_id", "team_id must be 1 to 64 characters.")
+		}
+		if !slices.Contains(Teams, team) {
+			return nil, errInvalid("invalid_field_value", "team_id", "No team "+strconv.Quote(team)+" in this organization.")
 		}
 		c.TeamID = team
 	}
@@ -273,6 +280,9 @@ func (s *Sandbox) listCustomers(r *http.Request, _ []byte) (any, *apiError) {
 		if c.Seq >= after || (status != "" && c.Status != status) {
 			continue
 		}
+		if status == "" && c.Status == "archived" && s.opts.Variant.ArchivedHidden {
+			continue
+		}
 		if search != "" && !strings.Contains(strings.ToLower(c.Name), search) &&
 			(c.Email == nil || !strings.Contains(strings.ToLower(*c.Email), search)) {
 			continue
@@ -283,6 +293,8 @@ func (s *Sandbox) listCustomers(r *http.Request, _ []byte) (any, *apiError) {
 	hasMore := len(rows) > limit
 	if hasMore {
 		rows = rows[:limit]
+	} else if s.opts.Variant.EmptyLastPage && len(rows) == limit {
+		hasMore = true // the next page will be empty
 	}
 	data := make([]map[string]any, len(rows))
 	for i, c := range rows {
@@ -311,7 +323,11 @@ func (s *Sandbox) listAccounts(r *http.Request, _ []byte) (any, *apiError) {
 	}
 	data := []map[string]any{}
 	for _, a := range s.st.Accounts {
-		if (status == "connected" && a.Status != "connected") || (cid != "" && (a.CustomerID == nil || *a.CustomerID != cid)) {
+		if cid != "" && (a.CustomerID == nil || *a.CustomerID != cid) {
+			continue
+		}
+		s.readAccount(a)
+		if status == "connected" && a.Status != "connected" {
 			continue
 		}
 		data = append(data, accountJSON(a))

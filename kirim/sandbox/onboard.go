@@ -72,7 +72,7 @@ func (s *Sandbox) hostedPage(w http.ResponseWriter, r *http.Request) {
 	if st := s.linkStatus(l); st != "active" {
 		reason := map[string]string{"expired": "link_expired", "revoked": "link_revoked", "consumed": "link_already_used"}[st]
 		if l.Failure != nil {
-			s.redirect(w, r, *l.Failure, url.Values{"customer_id": {c.ID}, "status": {"failed"}, "reason": {reason}})
+			s.redirect(w, r, *l.Failure, s.failureParams(c, reason))
 			return
 		}
 		s.renderHosted(w, http.StatusGone, hostedPage{Title: "Link " + st, Error: "This setup link is " + st + " (" + reason + ")."})
@@ -89,7 +89,7 @@ func (s *Sandbox) hostedPage(w http.ResponseWriter, r *http.Request) {
 			a = s.connect(c, l, r.Form.Get("phone_number"))
 		}
 		if l.Success != nil {
-			s.redirect(w, r, *l.Success, url.Values{"customer_id": {c.ID}, "account_id": {a.ID}, "status": {"success"}})
+			s.redirect(w, r, *l.Success, s.successParams(c, a))
 			return
 		}
 		s.renderHosted(w, http.StatusOK, hostedPage{Title: "Connected", Error: "The number " + deref(a.PhoneNumber) + " is connected."})
@@ -100,7 +100,7 @@ func (s *Sandbox) hostedPage(w http.ResponseWriter, r *http.Request) {
 		}
 		s.dirty = true
 		if l.Failure != nil {
-			s.redirect(w, r, *l.Failure, url.Values{"customer_id": {c.ID}, "status": {"failed"}, "reason": {reason}})
+			s.redirect(w, r, *l.Failure, s.failureParams(c, reason))
 			return
 		}
 		s.renderHosted(w, http.StatusOK, hostedPage{Title: "Signup failed", Error: "Signup failed: " + reason + "."})
@@ -113,6 +113,43 @@ func (s *Sandbox) renderHosted(w http.ResponseWriter, status int, p hostedPage) 
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
 	hostedTmpl.Execute(w, p)
+}
+
+// customerParam adds the redirect's customer_id in the variant's form.
+func (s *Sandbox) customerParam(q url.Values, c *customer) url.Values {
+	switch s.opts.Variant.RedirectCustomerID {
+	case "internal":
+		q.Set("customer_id", c.InternalID)
+	case "none":
+	default:
+		q.Set("customer_id", c.ID)
+	}
+	return q
+}
+
+func (s *Sandbox) successParams(c *customer, a *account) url.Values {
+	q := s.customerParam(url.Values{"status": {"success"}}, c)
+	switch s.opts.Variant.RedirectAccountID {
+	case "phone_number_id":
+		if a.PhoneNumberID != nil {
+			q.Set("account_id", *a.PhoneNumberID)
+		}
+	case "none":
+	default:
+		q.Set("account_id", a.ID)
+	}
+	return q
+}
+
+func (s *Sandbox) failureParams(c *customer, reason string) url.Values {
+	if other, ok := otherReasonCodes[reason]; ok && s.opts.Variant.OtherReasonCodes {
+		reason = other
+	}
+	param := s.opts.Variant.ReasonParam
+	if param == "" {
+		param = "reason"
+	}
+	return s.customerParam(url.Values{"status": {"failed"}, param: {reason}}, c)
 }
 
 // redirect appends Kirim's query parameters to a stored redirect URL.
@@ -141,16 +178,49 @@ func (s *Sandbox) connect(c *customer, l *link, phone string) *account {
 	name := c.Name
 	a := &account{ID: newID("wba", now), PhoneNumberID: &pnid, PhoneNumber: &phone, Name: &name,
 		Status: "connected", CustomerID: &c.ID, OnboardedAt: &now, CreatedAt: now}
+	if n := s.opts.Variant.OnboardingReads; n > 0 {
+		// Meta has not finished: the account reads as onboarding for a while.
+		a.PhoneNumberID, a.Status, a.OnboardedAt, a.ReadsLeft, a.Promote = nil, "onboarding", nil, n, true
+	} else {
+		s.st.MetaTemplates[pnid] = starterTemplates(now)
+	}
 	s.st.Accounts = append(s.st.Accounts, a)
-	s.st.MetaTemplates[pnid] = starterTemplates(now)
 	l.Status, l.ConsumedAt = "consumed", &now
 	if c.Status == "pending" {
 		c.Status, c.UpdatedAt = "active", now
 	}
 	s.dirty = true
+	s.emitOnboarded(c, l, a)
+	return a
+}
+
+// emitOnboarded sends the two events of a finished signup, in the variant's shape.
+func (s *Sandbox) emitOnboarded(c *customer, l *link, a *account) {
+	if s.opts.Variant.LinkOnlyWebhooks {
+		s.emit("customer.setup_link.consumed", map[string]any{"setup_link": s.linkJSON(l)})
+		s.emit("customer.onboarded", map[string]any{"setup_link": s.linkJSON(l)})
+		return
+	}
 	s.emit("customer.setup_link.consumed", map[string]any{"setup_link": s.linkJSON(l), "customer": customerJSON(c)})
 	s.emit("customer.onboarded", map[string]any{"customer": customerJSON(c), "account": accountJSON(a)})
-	return a
+}
+
+// readAccount counts one read of an account for OnboardingReads: after the last read
+// that sees it onboarding, Meta is done and the account is connected.
+func (s *Sandbox) readAccount(a *account) {
+	if !a.Promote || a.Status != "onboarding" {
+		return
+	}
+	if a.ReadsLeft > 0 {
+		a.ReadsLeft--
+		s.dirty = true
+		return
+	}
+	now := s.now()
+	pnid := newPhoneNumberID()
+	a.PhoneNumberID, a.Status, a.OnboardedAt, a.Promote = &pnid, "connected", &now, false
+	s.st.MetaTemplates[pnid] = starterTemplates(now)
+	s.dirty = true
 }
 
 var phonePattern = regexp.MustCompile(`^\+[1-9][0-9]{7,14}$`)
@@ -212,8 +282,7 @@ func (s *Sandbox) ConfirmPending() int {
 		if c.Status == "pending" {
 			c.Status, c.UpdatedAt = "active", now
 		}
-		s.emit("customer.setup_link.consumed", map[string]any{"setup_link": s.linkJSON(l), "customer": customerJSON(c)})
-		s.emit("customer.onboarded", map[string]any{"customer": customerJSON(c), "account": accountJSON(a)})
+		s.emitOnboarded(c, l, a)
 		n++
 	}
 	s.st.Pending = nil

@@ -22,6 +22,7 @@ func (s *Sandbox) routes() {
 	m.HandleFunc("PATCH /v1/customers/{id}/setup_links/{link_id}", s.api("/v1/customers/{id}/setup_links/{link_id}", true, s.updateLink))
 	m.HandleFunc("DELETE /v1/customers/{id}/setup_links/{link_id}", s.api("/v1/customers/{id}/setup_links/{link_id}", true, s.revokeLink))
 	m.HandleFunc("POST /v1/webhook_subscriptions", s.api("/v1/webhook_subscriptions", true, s.createSubscription))
+	m.HandleFunc("DELETE /v1/webhook_subscriptions/{id}", s.api("/v1/webhook_subscriptions/{id}", true, s.deleteSubscription))
 	// /v1/{phone_number_id}/templates overlaps /v1/customers/{id} as a ServeMux pattern,
 	// so the phone-number routes are matched here.
 	listTemplates := s.api("/v1/{phone_number_id}/templates", false, s.listTemplates)

@@ -45,6 +45,8 @@ type Options struct {
 	// ConfirmAfter confirms a signup chosen with "confirm later" after this long; zero
 	// waits for ConfirmPending.
 	ConfirmAfter time.Duration
+	// Variant picks among the behaviours the contract leaves open (see Variants).
+	Variant Variant
 }
 
 // Sandbox is an http.Handler that behaves like Kirim. Close it to flush its state.
@@ -60,8 +62,11 @@ type Sandbox struct {
 	calls  map[string]int
 
 	deliveries chan delivery
-	stop       chan struct{}
-	wg         sync.WaitGroup
+	// held collects a burst of events for ReversedWebhooks.
+	held     []delivery
+	heldWake chan struct{}
+	stop     chan struct{}
+	wg       sync.WaitGroup
 }
 
 type state struct {
@@ -114,6 +119,10 @@ type account struct {
 	CustomerID    *string    `json:"customer_id"`
 	OnboardedAt   *time.Time `json:"onboarded_at"`
 	CreatedAt     time.Time  `json:"created_at"`
+	// ReadsLeft counts the reads that still see an OnboardingReads account onboarding;
+	// Promote marks such an account (ConfirmPending finishes the others).
+	ReadsLeft int  `json:"reads_left,omitempty"`
+	Promote   bool `json:"promote,omitempty"`
 }
 
 type msgTemplate struct {
@@ -154,6 +163,7 @@ func New(opts Options) (*Sandbox, error) {
 		st:         newState(),
 		calls:      map[string]int{},
 		deliveries: make(chan delivery, 1024),
+		heldWake:   make(chan struct{}, 1),
 		stop:       make(chan struct{}),
 	}
 	s.reads = bucket{perMinute: opts.ReadsPerMinute}
@@ -164,8 +174,9 @@ func New(opts Options) (*Sandbox, error) {
 		}
 	}
 	s.routes()
-	s.wg.Add(2)
+	s.wg.Add(3)
 	go s.deliverLoop()
+	go s.releaseLoop()
 	go s.flushLoop()
 	return s, nil
 }
@@ -303,11 +314,15 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 func writeError(w http.ResponseWriter, reqID string, e *apiError) {
+	writeJSON(w, e.status, errorBody(reqID, e))
+}
+
+func errorBody(reqID string, e *apiError) map[string]any {
 	body := map[string]any{"type": e.typ, "code": e.code, "message": e.message, "request_id": reqID}
 	if e.param != "" {
 		body["param"] = e.param
 	}
-	writeJSON(w, e.status, map[string]any{"error": body})
+	return map[string]any{"error": body}
 }
 
 // bucket is Kirim's token bucket: capacity perMinute, refilled evenly over a minute.
@@ -388,6 +403,11 @@ func (s *Sandbox) api(route string, write bool, h func(r *http.Request, body []b
 		}
 		data, aerr := h(r, body)
 		if aerr != nil {
+			if fingerprint != "" && s.opts.Variant.IdempotentErrors {
+				resp, _ := json.Marshal(errorBody(reqID, aerr))
+				s.st.Idem[idemKey] = &idemEntry{Fingerprint: fingerprint, Status: aerr.status, Body: resp, CreatedAt: s.now()}
+				s.dirty = true
+			}
 			writeError(w, reqID, aerr)
 			return
 		}

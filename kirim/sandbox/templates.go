@@ -1,7 +1,9 @@
 package sandbox
 
 import (
+	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 )
 
@@ -23,16 +25,50 @@ func (s *Sandbox) accountByPhoneNumberID(id string) *account {
 	return nil
 }
 
+// listTemplates lists an account's templates, in pages of the variant's size (one page
+// by default) with the standard cursor contract.
 func (s *Sandbox) listTemplates(r *http.Request, _ []byte) (any, *apiError) {
 	id := r.PathValue("phone_number_id")
 	if s.accountByPhoneNumberID(id) == nil {
 		return nil, errNotFound("WhatsApp account")
 	}
+	all := s.st.Templates[id]
+	size := s.opts.Variant.TemplatePageSize
+	if size <= 0 {
+		size = len(all) + 1
+	}
+	if raw := r.URL.Query().Get("limit"); raw != "" {
+		n, err := strconv.Atoi(raw)
+		if err != nil || n < 1 || n > 100 {
+			return nil, errInvalid("invalid_limit", "limit", "limit must be between 1 and 100.")
+		}
+		size = min(size, n)
+	}
+	var from int64
+	if raw := r.URL.Query().Get("cursor"); raw != "" {
+		c, ok := s.decodeCursor(raw, "templates:"+id)
+		if !ok {
+			return nil, errInvalid("invalid_cursor", "cursor", "cursor is invalid or belongs to other filters.")
+		}
+		from = c.After
+	}
+	page := all[min(int(from), len(all)):]
+	hasMore := len(page) > size
+	if hasMore {
+		page = page[:size]
+	} else if s.opts.Variant.EmptyLastPage && len(page) == size {
+		hasMore = true
+	}
 	data := []map[string]any{}
-	for _, t := range s.st.Templates[id] {
+	for _, t := range page {
 		data = append(data, map[string]any{"id": t.ID, "name": t.Name, "language": t.Language, "category": t.Category, "status": t.Status})
 	}
-	return list{"data": data, "has_more": false, "next_cursor": nil}, nil
+	var next *string
+	if hasMore {
+		cur := s.encodeCursor(cursor{After: from + int64(len(page)), Filter: "templates:" + id})
+		next = &cur
+	}
+	return list{"data": data, "has_more": hasMore, "next_cursor": next}, nil
 }
 
 // syncTemplates copies Meta's templates into Kirim: new ones are created, changed ones
@@ -92,4 +128,22 @@ func (s *Sandbox) SetAccountStatus(phoneNumberID, status string) bool {
 		return true
 	}
 	return false
+}
+
+// AddMetaTemplates gives an account n more templates on Meta's side (a later sync
+// pulls them in), named extra_001, extra_002, … after those it has.
+func (s *Sandbox) AddMetaTemplates(phoneNumberID string, n int) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.accountByPhoneNumberID(phoneNumberID) == nil {
+		return false
+	}
+	now := s.now()
+	have := len(s.st.MetaTemplates[phoneNumberID])
+	for i := range n {
+		s.st.MetaTemplates[phoneNumberID] = append(s.st.MetaTemplates[phoneNumberID], &msgTemplate{ID: newID("tmpl", now),
+			Name: fmt.Sprintf("extra_%03d", have+i+1), Language: "en_US", Category: "utility", Status: "approved"})
+	}
+	s.dirty = true
+	return true
 }

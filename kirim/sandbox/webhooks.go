@@ -69,6 +69,48 @@ func (s *Sandbox) createSubscription(r *http.Request, body []byte) (any, *apiErr
 		"initial_secret": sub.Secrets[0], "description": desc}, nil
 }
 
+func (s *Sandbox) deleteSubscription(r *http.Request, _ []byte) (any, *apiError) {
+	if s.opts.Variant.NoSubscriptionDelete {
+		return nil, errNotFound("route")
+	}
+	id := r.PathValue("id")
+	i := slices.IndexFunc(s.st.Subscriptions, func(sub *subscription) bool { return sub.ID == id })
+	if i < 0 {
+		return nil, errNotFound("webhook subscription")
+	}
+	s.st.Subscriptions = slices.Delete(s.st.Subscriptions, i, i+1)
+	return map[string]any{"id": id, "object": "webhook_subscription", "deleted": true}, nil
+}
+
+// Subscription is a webhook subscription as tests see it.
+type Subscription struct {
+	ID, URL string
+	Events  []string
+}
+
+// Subscriptions lists the webhook subscriptions Kirim holds.
+func (s *Sandbox) Subscriptions() []Subscription {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Subscription
+	for _, sub := range s.st.Subscriptions {
+		out = append(out, Subscription{ID: sub.ID, URL: sub.URL, Events: slices.Clone(sub.Events)})
+	}
+	return out
+}
+
+// SubscriptionSecrets returns, per subscription, the secrets Kirim signs its
+// deliveries with (for tests that sign as Kirim would).
+func (s *Sandbox) SubscriptionSecrets() [][]string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out [][]string
+	for _, sub := range s.st.Subscriptions {
+		out = append(out, slices.Clone(sub.Secrets))
+	}
+	return out
+}
+
 // RotateWebhookSecret adds a signing secret to every subscription, as Kirim does during
 // a rotation: deliveries are then signed with every active secret. It returns the new one.
 func (s *Sandbox) RotateWebhookSecret() string {
@@ -93,10 +135,56 @@ func (s *Sandbox) emit(typ string, data map[string]any) {
 		id := newID("evt", now)
 		body, _ := json.Marshal(map[string]any{"id": id, "type": typ, "created_at": now, "data": data, "livemode": false})
 		d := delivery{url: sub.URL, secrets: slices.Clone(sub.Secrets), eventID: id, typ: typ, body: body}
+		if s.opts.Variant.ReversedWebhooks {
+			s.held = append(s.held, d)
+			select {
+			case s.heldWake <- struct{}{}:
+			default:
+			}
+			continue
+		}
+		s.queue(d)
+	}
+}
+
+func (s *Sandbox) queue(d delivery) {
+	select {
+	case s.deliveries <- d:
+	default:
+		s.opts.Logger.Warn("sandbox: webhook queue full, event dropped", "type", d.typ)
+	}
+}
+
+// burstWindow is how long ReversedWebhooks gathers events before it sends them, newest
+// first.
+const burstWindow = 300 * time.Millisecond
+
+// releaseLoop sends the held bursts of ReversedWebhooks, newest event first, each a
+// moment after the previous so that they arrive in that order.
+func (s *Sandbox) releaseLoop() {
+	defer s.wg.Done()
+	for {
 		select {
-		case s.deliveries <- d:
-		default:
-			s.opts.Logger.Warn("sandbox: webhook queue full, event dropped", "type", typ)
+		case <-s.stop:
+			return
+		case <-s.heldWake:
+		}
+		select {
+		case <-s.stop:
+			return
+		case <-time.After(burstWindow):
+		}
+		s.mu.Lock()
+		burst := s.held
+		s.held = nil
+		s.mu.Unlock()
+		for i := len(burst) - 1; i >= 0; i-- {
+			s.queue(burst[i])
+			select {
+			case <-s.stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
 		}
 	}
 }
@@ -108,11 +196,17 @@ func (s *Sandbox) deliverLoop() {
 		case <-s.stop:
 			return
 		case d := <-s.deliveries:
-			s.wg.Add(1)
-			go func() {
-				defer s.wg.Done()
-				s.deliver(d)
-			}()
+			copies := 1
+			if s.opts.Variant.DuplicateWebhooks {
+				copies = 2 // at-least-once: the same event twice, at once
+			}
+			for range copies {
+				s.wg.Add(1)
+				go func() {
+					defer s.wg.Done()
+					s.deliver(d)
+				}()
+			}
 		}
 	}
 }
