@@ -31,6 +31,7 @@ type Config struct {
 	SMTPURL         string
 	MailFrom        string
 	ReconcileEvery  string
+	KirimTimeout    string
 	ShutdownTimeout time.Duration
 }
 
@@ -53,6 +54,7 @@ func (c *Config) settings() []setting {
 		{"KIRIM_API_KEY", "", "", "Kirim API key (env only; unset runs the built-in sandbox)", &c.KirimAPIKey},
 		{"KIRIM_BASE_URL", "kirim-base-url", kirim.DefaultBaseURL, "Kirim API base URL, ending in /v1", &c.KirimBaseURL},
 		{"PORTAL_RECONCILE_INTERVAL", "reconcile-interval", "15m", "how often to reconcile the mirror with Kirim (0 turns it off)", &c.ReconcileEvery},
+		{"PORTAL_KIRIM_TIMEOUT", "kirim-timeout", "15s", "how long a page waits for Kirim before it says so (1s to 2m)", &c.KirimTimeout},
 		{"SMTP_URL", "smtp-url", "", "SMTP server, e.g. smtp://user:pass@host:587 (unset keeps emails in the dev outbox)", &c.SMTPURL},
 		{"MAIL_FROM", "mail-from", "", "sender address of emails, e.g. Onboarding <onboarding@example.com>", &c.MailFrom},
 	}
@@ -140,6 +142,9 @@ func (c *Config) validate() error {
 	if d, err := time.ParseDuration(c.ReconcileEvery); err != nil || (d != 0 && d < time.Minute) {
 		return &configError{"PORTAL_RECONCILE_INTERVAL", "must be a duration of at least 1m, like 15m, or 0 to turn it off"}
 	}
+	if d, err := time.ParseDuration(c.KirimTimeout); err != nil || d < time.Second || d > 2*time.Minute {
+		return &configError{"PORTAL_KIRIM_TIMEOUT", "must be a duration from 1s to 2m, like 15s"}
+	}
 	if c.SMTPURL != "" {
 		u, err := url.Parse(c.SMTPURL)
 		if err != nil || (u.Scheme != "smtp" && u.Scheme != "smtps") || u.Hostname() == "" {
@@ -208,5 +213,11 @@ func (c *Config) keyring() (keys *secret.Keyring, generated bool, err error) {
 // reconcileInterval is the validated PORTAL_RECONCILE_INTERVAL.
 func (c *Config) reconcileInterval() time.Duration {
 	d, _ := time.ParseDuration(c.ReconcileEvery)
+	return d
+}
+
+// kirimTimeout is the validated PORTAL_KIRIM_TIMEOUT.
+func (c *Config) kirimTimeout() time.Duration {
+	d, _ := time.ParseDuration(c.KirimTimeout)
 	return d
 }

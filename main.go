@@ -239,7 +239,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(addr st
 // under /sandbox of the portal).
 func kirimClient(ctx context.Context, cfg Config, log *slog.Logger) (*kirim.Client, *sandbox.Sandbox, error) {
 	if cfg.KirimAPIKey != "" {
-		kc, err := kirim.New(cfg.KirimBaseURL, cfg.KirimAPIKey, kirim.WithUserAgent("kirim-portal/"+version))
+		kc, err := kirim.New(cfg.KirimBaseURL, cfg.KirimAPIKey, kirim.WithUserAgent("kirim-portal/"+version), kirim.WithMaxElapsed(cfg.kirimTimeout()))
 		if err != nil {
 			return nil, nil, err
 		}
@@ -278,7 +278,7 @@ func kirimClient(ctx context.Context, cfg Config, log *slog.Logger) (*kirim.Clie
 		<-ctx.Done()
 		hs.Close()
 	}()
-	kc, err := kirim.New("http://"+ln.Addr().String()+"/v1", key)
+	kc, err := kirim.New("http://"+ln.Addr().String()+"/v1", key, kirim.WithMaxElapsed(cfg.kirimTimeout()))
 	log.Warn("KIRIM_API_KEY is not set: using the built-in Kirim sandbox; no real WhatsApp number can be connected",
 		"hosted_pages", cfg.PublicURL+"/sandbox/onboard/")
 	return kc, sb, err

@@ -60,7 +60,9 @@ func WithRetries(max int, base time.Duration) Option {
 	return func(c *Client) { c.maxRetries, c.retryBase = max, base }
 }
 
-// WithMaxElapsed bounds the total time one call may spend, retries included.
+// WithMaxElapsed bounds the total time one call may spend, retries and pacing
+// included (default 15 s): past it the call fails with a *Error whose Err is
+// context.DeadlineExceeded and whose Elapsed says how long it waited.
 func WithMaxElapsed(d time.Duration) Option { return func(c *Client) { c.maxElapsed = d } }
 
 // WithRateLimits sets the client-side pacing, in requests per minute. Zero or less
@@ -94,7 +96,7 @@ func New(baseURL, apiKey string, opts ...Option) (*Client, error) {
 		hc:         &http.Client{Timeout: 30 * time.Second},
 		maxRetries: 3,
 		retryBase:  250 * time.Millisecond,
-		maxElapsed: 90 * time.Second,
+		maxElapsed: 15 * time.Second,
 		userAgent:  "kirim-portal",
 	}
 	c.reads.Store(newLimiter(DefaultReadsPerMinute))
@@ -133,7 +135,7 @@ func (c *Client) class(method string) *atomic.Pointer[rate.Limiter] {
 func (c *Client) limiter(method string) *rate.Limiter { return c.class(method).Load() }
 
 // do sends the call, retrying within bounds, and decodes a 2xx body into out.
-func (c *Client) do(ctx context.Context, cl call, out any) error {
+func (c *Client) do(ctx context.Context, cl call, out any) (err error) {
 	var payload []byte
 	if cl.body != nil {
 		var err error
@@ -142,6 +144,14 @@ func (c *Client) do(ctx context.Context, cl call, out any) error {
 		}
 	}
 	start := time.Now()
+	ctx, cancel := context.WithTimeout(ctx, c.maxElapsed)
+	defer cancel()
+	defer func() {
+		var ke *Error
+		if errors.As(err, &ke) && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			ke.Elapsed = time.Since(start)
+		}
+	}()
 	uncertain := false // whether an attempt so far may have taken effect (writes only)
 	write := cl.method != http.MethodGet && cl.method != http.MethodHead
 	for attempt := 0; ; attempt++ {
@@ -290,6 +300,8 @@ type Error struct {
 	RetryAfter time.Duration
 	// Err is the underlying transport error when Status is 0.
 	Err error
+	// Elapsed is set when the call gave up at its time limit: how long it waited.
+	Elapsed time.Duration
 	// Uncertain is true when the request may have taken effect although no success was
 	// seen: the answer was lost (a reset, a timeout, a proxy's 5xx). A create with this
 	// error must be resolved (retried with the same Idempotency-Key, or looked up)
@@ -300,6 +312,9 @@ type Error struct {
 func (e *Error) Error() string {
 	var b strings.Builder
 	b.WriteString("kirim: ")
+	if e.Elapsed > 0 {
+		fmt.Fprintf(&b, "no answer within %s: ", e.Elapsed.Round(time.Second))
+	}
 	if e.Status != 0 {
 		fmt.Fprintf(&b, "%d ", e.Status)
 	}

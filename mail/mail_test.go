@@ -10,11 +10,14 @@ import (
 	"github.com/kirim-portal/portal/mail"
 	"github.com/kirim-portal/portal/mail/mailtest"
 	"github.com/kirim-portal/portal/store"
+	"github.com/kirim-portal/portal/store/secret"
 )
 
 func setup(t *testing.T) (*store.DB, *mailtest.Mailpit, *mail.Worker) {
 	t.Helper()
-	db, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "portal.db"), nil)
+	master, _ := secret.ParseKey(secret.GenerateKey())
+	keys, _ := secret.NewKeyring(master)
+	db, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "portal.db"), keys)
 	if err != nil {
 		t.Fatal(err)
 	}

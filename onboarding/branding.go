@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/kirim-portal/portal/store"
@@ -67,10 +68,11 @@ func ValidateBranding(b *store.Branding) FieldErrors {
 	if b.SenderAddress != "" && !ValidEmail(b.SenderAddress) {
 		errs["sender_address"] = "Enter an email address like onboarding@example.com."
 	}
-	// A line break in a header value would let it add headers.
+	// A line break in a header value would let it add headers, and any other control
+	// character (a vertical tab, a form feed) makes SMTP servers refuse every email.
 	for field, v := range map[string]string{"sender_name": b.SenderName, "subject_en": b.SubjectEN, "subject_id": b.SubjectID} {
-		if strings.ContainsAny(v, "\r\n") || utf8.RuneCountInString(v) > 150 {
-			errs[field] = "Use one line of at most 150 characters."
+		if strings.ContainsFunc(v, unicode.IsControl) || utf8.RuneCountInString(v) > 150 {
+			errs[field] = "Use one line of at most 150 characters, without control characters."
 		}
 	}
 	for field, v := range map[string]string{"intro_en": b.IntroEN, "intro_id": b.IntroID} {

@@ -249,33 +249,44 @@ func (s *Service) refreshDue(customerID int64) bool {
 	return true
 }
 
+// Departure is where "Connect WhatsApp" sends the browser: Kirim's setup URL, for the
+// link LinkID.
+type Departure struct {
+	URL    string
+	LinkID string
+}
+
 // Connect records the click on "Connect WhatsApp" and returns Kirim's setup URL to send
-// the browser to. Only an active link has one to give.
-func (s *Service) Connect(ctx context.Context, token string) (string, error) {
+// the browser to. Only an active link has one to give. The click goes on the timeline
+// once in clickWindow (another site can make a browser fetch this URL); every one
+// counts as an attempt, so that a failure after it is a new failure.
+func (s *Service) Connect(ctx context.Context, token string) (*Departure, error) {
 	l, c, err := s.byLandingToken(ctx, token)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	if LinkStatus(l, s.now()) != kirim.LinkActive {
-		return "", ErrLinkNotActive
+		return nil, ErrLinkNotActive
 	}
 	url, err := s.db.SetupURL(ctx, l.ID)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	// Each departure is a new attempt: a failure after it is a new failure.
 	if _, err := s.db.CountAttempt(ctx, l.ID); err != nil {
-		return "", err
+		return nil, err
 	}
-	if _, err := s.db.AddEvent(ctx, store.Event{CustomerID: &c.ID, Kind: "landing.clicked", Actor: "customer",
-		Detail: map[string]any{"link": l.KirimID}}); err != nil {
-		return "", err
+	if _, err := s.db.AddEventOnce(ctx, store.Event{CustomerID: &c.ID, Kind: "landing.clicked", Actor: "customer",
+		Detail: map[string]any{"link": l.KirimID}}, s.now().Add(-clickWindow)); err != nil {
+		return nil, err
 	}
 	if err := s.advance(ctx, c, StageStarted); err != nil {
-		return "", err
+		return nil, err
 	}
-	return url, nil
+	return &Departure{URL: url, LinkID: l.KirimID}, nil
 }
+
+// clickWindow is how long repeated clicks on "Connect WhatsApp" count as one.
+const clickWindow = 10 * time.Minute
 
 // Fresh-link limits: a customer may ask for a new link once every few minutes, a few
 // times a day; staff can always send more.

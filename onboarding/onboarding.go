@@ -46,7 +46,9 @@ var Locales = []string{"en", "id"}
 var (
 	ErrArchived      = errors.New("onboarding: the customer is archived")
 	ErrLinkNotActive = errors.New("onboarding: the setup link is no longer active")
-	ErrNotFound      = store.ErrNotFound
+	// ErrStaleForm is a create form without its key (an old page, or a crafted request).
+	ErrStaleForm = errors.New("onboarding: the form lacks its key")
+	ErrNotFound  = store.ErrNotFound
 )
 
 // Service runs the workflows.
@@ -209,8 +211,8 @@ func (s *Service) CreateCustomer(ctx context.Context, in CustomerInput, formKey,
 	if errs := in.Validate(); len(errs) > 0 {
 		return nil, &InvalidError{errs}
 	}
-	if len(formKey) < 16 {
-		return nil, errors.New("onboarding: create customer: form key missing")
+	if len(formKey) < 16 || len(formKey) > 64 {
+		return nil, ErrStaleForm
 	}
 	p := kirim.CreateCustomerParams{Name: in.Name, Email: in.Email, Metadata: in.metadataMap(), TeamID: in.TeamID}
 	scope := "customer.create:" + formKey
@@ -387,6 +389,20 @@ func ValidRedirectURL(s string) bool {
 // LandingURL is the portal's own page a customer is sent to.
 func (s *Service) LandingURL(token string) string { return s.publicURL + "/onboard/" + token }
 
+// maskReturnKey hides the return key in a redirect URL of the portal's own, for the
+// mirror: the key is kept hashed only.
+func (s *Service) maskReturnKey(u *string) string {
+	prefix := s.publicURL + "/onboard/r/"
+	rest, ok := strings.CutPrefix(deref(u), prefix)
+	if !ok {
+		return deref(u)
+	}
+	if _, tail, ok := strings.Cut(rest, "/"); ok {
+		return prefix + store.MaskedReturnKey + "/" + tail
+	}
+	return prefix + store.MaskedReturnKey
+}
+
 // ReturnURLs are the success and failure URLs registered with Kirim for a link; the
 // return key binds them to that link.
 func (s *Service) ReturnURLs(returnKey string) (success, failure string) {
@@ -424,7 +440,7 @@ func (s *Service) IssueLink(ctx context.Context, customerID int64, hours int, ac
 	s.learnInternalID(ctx, c, kl.CustomerID)
 	l, err := s.db.CreateSetupLink(ctx, customerID, store.NewSetupLink{
 		KirimID: kl.ID, Status: kl.Status, TokenLast4: kl.TokenLast4, ExpiresAt: kl.ExpiresAt,
-		SuccessRedirectURL: deref(kl.SuccessRedirectURL), FailureRedirectURL: deref(kl.FailureRedirectURL),
+		SuccessRedirectURL: s.maskReturnKey(kl.SuccessRedirectURL), FailureRedirectURL: s.maskReturnKey(kl.FailureRedirectURL),
 		KirimCreatedAt: kl.CreatedAt, SetupURL: kl.SetupURL.Reveal(), LandingToken: landing, ReturnKey: returnKey,
 	}, store.Event{Kind: "link.issued", Actor: actor, Detail: map[string]any{"link": kl.ID, "expires_at": kl.ExpiresAt, "last4": kl.TokenLast4}})
 	if err != nil {
@@ -514,7 +530,7 @@ func (s *Service) UpdateLinkRedirects(ctx context.Context, customerID, linkID in
 		return err
 	}
 	return s.db.UpdateSetupLinkMirror(ctx, l.ID, store.LinkMirror{Status: kl.Status, ConsumedAt: kl.ConsumedAt,
-		SuccessRedirectURL: deref(kl.SuccessRedirectURL), FailureRedirectURL: deref(kl.FailureRedirectURL)},
+		SuccessRedirectURL: s.maskReturnKey(kl.SuccessRedirectURL), FailureRedirectURL: s.maskReturnKey(kl.FailureRedirectURL)},
 		&store.Event{Kind: "link.redirects_changed", Actor: actor, Detail: map[string]any{"link": l.KirimID}})
 }
 
@@ -554,7 +570,7 @@ func (s *Service) mirrorLinks(ctx context.Context, c *store.Customer, remote []k
 			ev = &store.Event{Kind: "link." + r.Status, Detail: map[string]any{"link": r.ID}}
 		}
 		if err := s.db.UpdateSetupLinkMirror(ctx, l.ID, store.LinkMirror{Status: r.Status, ConsumedAt: r.ConsumedAt,
-			SuccessRedirectURL: deref(r.SuccessRedirectURL), FailureRedirectURL: deref(r.FailureRedirectURL)}, ev); err != nil {
+			SuccessRedirectURL: s.maskReturnKey(r.SuccessRedirectURL), FailureRedirectURL: s.maskReturnKey(r.FailureRedirectURL)}, ev); err != nil {
 			return err
 		}
 	}

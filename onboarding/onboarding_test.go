@@ -138,8 +138,16 @@ func TestLinksLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(l.SuccessRedirectURL, "https://portal.example.com/onboard/r/"+l.ReturnKey+"/success") {
-		t.Fatalf("success URL %q", l.SuccessRedirectURL)
+	if l.SuccessRedirectURL != "https://portal.example.com/onboard/r/"+store.MaskedReturnKey+"/success" {
+		t.Fatalf("the mirror keeps the success URL as %q, want the return key masked", l.SuccessRedirectURL)
+	}
+	remote, _ := e.kc.ListSetupLinks(ctx, c.KirimID, "")
+	key, ok := strings.CutPrefix(*remote[0].SuccessRedirectURL, "https://portal.example.com/onboard/r/")
+	if !ok {
+		t.Fatalf("Kirim's success URL %q", *remote[0].SuccessRedirectURL)
+	}
+	if byKey, err := e.db.SetupLinkByReturnKey(ctx, strings.TrimSuffix(key, "/success")); err != nil || byKey.ID != l.ID {
+		t.Fatalf("lookup by return key: %v", err)
 	}
 	got, _ := e.db.CustomerByID(ctx, c.ID)
 	if got.Stage != onboarding.StageLinkIssued {

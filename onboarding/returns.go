@@ -46,7 +46,8 @@ type Return struct {
 	Reason   string
 	// LinkUsable says whether the link still works, as Kirim said just now.
 	LinkUsable bool
-	// LandingToken lets "Try again" go back to the landing page.
+	// LandingToken lets "Try again" go back to the landing page; the page offers it
+	// only to the browser that set off from there.
 	LandingToken string
 }
 

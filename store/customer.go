@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 )
 
 // Customer is the local mirror of a Kirim customer plus what only the portal knows.
@@ -286,7 +287,7 @@ func (db *DB) Customers(ctx context.Context, f CustomerFilter) (*CustomerPage, e
 	if f.Stage != "" {
 		where, args = append(where, "c.stage = ?"), append(args, f.Stage)
 	}
-	q := strings.TrimSpace(f.Search)
+	q := CleanSearch(f.Search)
 	var rows []*Customer
 	var err error
 	switch {
@@ -309,6 +310,25 @@ func (db *DB) Customers(ctx context.Context, f CustomerFilter) (*CustomerPage, e
 		page.Next = encodeCursor(page.Customers[f.Limit-1].ID)
 	}
 	return page, nil
+}
+
+// maxSearch bounds a search text, in characters.
+const maxSearch = 200
+
+// CleanSearch makes a search text safe to match: invalid UTF-8 and control characters
+// (a NUL byte, a tab) become spaces, runs of spaces one, at most 200 characters.
+func CleanSearch(q string) string {
+	q = strings.Map(func(r rune) rune {
+		if r == utf8.RuneError || unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, strings.ToValidUTF8(q, " "))
+	q = strings.Join(strings.Fields(q), " ")
+	if r := []rune(q); len(r) > maxSearch {
+		q = strings.TrimSpace(string(r[:maxSearch]))
+	}
+	return q
 }
 
 func (db *DB) customerRows(ctx context.Context, where []string, args []any, limit int) ([]*Customer, error) {

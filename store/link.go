@@ -22,8 +22,6 @@ type SetupLink struct {
 	ConsumedAt         *time.Time
 	SuccessRedirectURL string
 	FailureRedirectURL string
-	// ReturnKey is the path segment that binds the return pages to this link.
-	ReturnKey string
 	// Attempts counts the customer's departures to Kirim with this link.
 	Attempts       int
 	KirimCreatedAt time.Time
@@ -40,25 +38,26 @@ type NewSetupLink struct {
 	SuccessRedirectURL string
 	FailureRedirectURL string
 	KirimCreatedAt     time.Time
-	// SetupURL is Kirim's one-time URL; LandingToken the portal's own token.
+	// SetupURL is Kirim's one-time URL; LandingToken the portal's own token; ReturnKey
+	// the path segment that binds the return pages to this link (kept hashed only).
 	SetupURL     string
 	LandingToken string
 	ReturnKey    string
 }
 
 const linkColumns = `id, kirim_id, customer_id, status, token_last4, expires_at, consumed_at, success_redirect_url,
-	failure_redirect_url, return_key, attempts, kirim_created_at, created_at, updated_at`
+	failure_redirect_url, attempts, kirim_created_at, created_at, updated_at`
 
 func scanLink(row interface{ Scan(...any) error }) (*SetupLink, error) {
 	var l SetupLink
 	var consumed nullTime
-	var success, failure, ret sql.NullString
+	var success, failure sql.NullString
 	err := row.Scan(&l.ID, &l.KirimID, &l.CustomerID, &l.Status, &l.TokenLast4, timeCol{&l.ExpiresAt}, &consumed,
-		&success, &failure, &ret, &l.Attempts, timeCol{&l.KirimCreatedAt}, timeCol{&l.CreatedAt}, timeCol{&l.UpdatedAt})
+		&success, &failure, &l.Attempts, timeCol{&l.KirimCreatedAt}, timeCol{&l.CreatedAt}, timeCol{&l.UpdatedAt})
 	if err != nil {
 		return nil, err
 	}
-	l.ConsumedAt, l.SuccessRedirectURL, l.FailureRedirectURL, l.ReturnKey = consumed.T, success.String, failure.String, ret.String
+	l.ConsumedAt, l.SuccessRedirectURL, l.FailureRedirectURL = consumed.T, success.String, failure.String
 	return &l, nil
 }
 
@@ -86,10 +85,10 @@ func (db *DB) CreateSetupLink(ctx context.Context, customerID int64, l NewSetupL
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		now := db.now()
 		res, err := tx.ExecContext(ctx, `INSERT INTO setup_links (kirim_id, customer_id, status, token_last4, expires_at,
-			success_redirect_url, failure_redirect_url, return_key, landing_token_hash, kirim_created_at, created_at, updated_at)
+			success_redirect_url, failure_redirect_url, return_key_hash, landing_token_hash, kirim_created_at, created_at, updated_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			l.KirimID, customerID, l.Status, l.TokenLast4, formatTime(l.ExpiresAt), nullString(l.SuccessRedirectURL),
-			nullString(l.FailureRedirectURL), nullString(l.ReturnKey), HashToken(l.LandingToken), formatTime(l.KirimCreatedAt), now, now)
+			nullString(l.FailureRedirectURL), HashToken(l.ReturnKey), HashToken(l.LandingToken), formatTime(l.KirimCreatedAt), now, now)
 		if err != nil {
 			return err
 		}
@@ -147,8 +146,40 @@ func (db *DB) SetupLinkByLandingToken(ctx context.Context, token string) (*Setup
 
 // SetupLinkByReturnKey finds the link a return URL is bound to.
 func (db *DB) SetupLinkByReturnKey(ctx context.Context, key string) (*SetupLink, error) {
-	return db.linkWhere(ctx, "return_key = ?", key)
+	return db.linkWhere(ctx, "return_key_hash = ?", HashToken(key))
 }
+
+// hashLegacyReturnKeys replaces the return keys written before they were kept hashed.
+func (db *DB) hashLegacyReturnKeys(ctx context.Context) error {
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT id, return_key FROM setup_links WHERE return_key IS NOT NULL`)
+		if err != nil {
+			return err
+		}
+		keys := map[int64]string{}
+		for rows.Next() {
+			var id int64
+			var key string
+			if err := rows.Scan(&id, &key); err != nil {
+				rows.Close()
+				return err
+			}
+			keys[id] = key
+		}
+		rows.Close()
+		for id, key := range keys {
+			if _, err := tx.ExecContext(ctx, `UPDATE setup_links SET return_key_hash = ?, return_key = NULL,
+				success_redirect_url = replace(success_redirect_url, ?, ?), failure_redirect_url = replace(failure_redirect_url, ?, ?)
+				WHERE id = ?`, HashToken(key), "/r/"+key+"/", "/r/"+MaskedReturnKey+"/", "/r/"+key+"/", "/r/"+MaskedReturnKey+"/", id); err != nil {
+				return err
+			}
+		}
+		return rows.Err()
+	})
+}
+
+// MaskedReturnKey stands for the return key in the redirect URLs the mirror keeps.
+const MaskedReturnKey = "[return-key]"
 
 func (db *DB) linkWhere(ctx context.Context, where string, arg any) (*SetupLink, error) {
 	l, err := scanLink(db.db.QueryRowContext(ctx, `SELECT `+linkColumns+` FROM setup_links WHERE `+where, arg))

@@ -3,8 +3,10 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 )
 
@@ -39,20 +41,82 @@ type Email struct {
 	UpdatedAt     time.Time
 }
 
-const emailColumns = `id, customer_id, kind, from_name, from_addr, to_addr, subject, body_html, body_text, message_id, status, attempts,
-	next_attempt_at, last_error, sent_at, created_at, updated_at`
+const emailColumns = `id, customer_id, kind, from_name, from_addr, to_addr, subject, body_html, body_text, body_sealed, message_id,
+	status, attempts, next_attempt_at, last_error, sent_at, created_at, updated_at`
 
-func scanEmail(row interface{ Scan(...any) error }) (*Email, error) {
+// scanEmail reads an email and opens its sealed body (left empty without keys).
+func (db *DB) scanEmail(row interface{ Scan(...any) error }) (*Email, error) {
 	var e Email
 	var lastErr sql.NullString
 	var sent nullTime
-	err := row.Scan(&e.ID, &e.CustomerID, &e.Kind, &e.FromName, &e.From, &e.To, &e.Subject, &e.HTML, &e.Text, &e.MessageID, &e.Status,
-		&e.Attempts, timeCol{&e.NextAttemptAt}, &lastErr, &sent, timeCol{&e.CreatedAt}, timeCol{&e.UpdatedAt})
+	var sealed []byte
+	err := row.Scan(&e.ID, &e.CustomerID, &e.Kind, &e.FromName, &e.From, &e.To, &e.Subject, &e.HTML, &e.Text, &sealed, &e.MessageID,
+		&e.Status, &e.Attempts, timeCol{&e.NextAttemptAt}, &lastErr, &sent, timeCol{&e.CreatedAt}, timeCol{&e.UpdatedAt})
 	if err != nil {
 		return nil, err
 	}
 	e.LastError, e.SentAt = lastErr.String, sent.T
+	if sealed != nil && db.keys != nil {
+		plain, err := db.keys.Open(sealed, emailAAD(e.ID))
+		if err != nil {
+			return nil, fmt.Errorf("email %d: %w", e.ID, err)
+		}
+		var b emailBody
+		if err := json.Unmarshal(plain, &b); err != nil {
+			return nil, fmt.Errorf("email %d: %w", e.ID, err)
+		}
+		e.HTML, e.Text = b.HTML, b.Text
+	}
 	return &e, nil
+}
+
+// emailBody is what an outbox row keeps sealed: the bodies hold the landing link.
+type emailBody struct {
+	HTML string `json:"html"`
+	Text string `json:"text"`
+}
+
+func emailAAD(id int64) []byte { return []byte("outbox/" + strconv.FormatInt(id, 10) + "/body") }
+
+// sealBody seals an email's bodies into its row.
+func (db *DB) sealBody(ctx context.Context, tx *sql.Tx, id int64, html, text string) error {
+	plain, err := json.Marshal(emailBody{HTML: html, Text: text})
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `UPDATE outbox SET body_sealed = ?, body_html = '', body_text = '' WHERE id = ?`,
+		db.keys.Seal(plain, emailAAD(id)), id)
+	return err
+}
+
+// sealLegacyEmails seals the bodies of emails written before they were kept sealed.
+func (db *DB) sealLegacyEmails(ctx context.Context) error {
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT id, body_html, body_text FROM outbox WHERE body_sealed IS NULL`)
+		if err != nil {
+			return err
+		}
+		type legacy struct {
+			id         int64
+			html, text string
+		}
+		var todo []legacy
+		for rows.Next() {
+			var l legacy
+			if err := rows.Scan(&l.id, &l.html, &l.text); err != nil {
+				rows.Close()
+				return err
+			}
+			todo = append(todo, l)
+		}
+		rows.Close()
+		for _, l := range todo {
+			if err := db.sealBody(ctx, tx, l.id, l.html, l.text); err != nil {
+				return err
+			}
+		}
+		return rows.Err()
+	})
 }
 
 // QueueEmail writes an email to the outbox together with the event that causes it, in
@@ -71,18 +135,25 @@ func (db *DB) QueueEmail(ctx context.Context, e Email, ev Event) (*Email, error)
 }
 
 func (db *DB) queueEmail(ctx context.Context, tx *sql.Tx, e Email, ev Event) (int64, error) {
+	if db.keys == nil {
+		return 0, errors.New("no keys to seal the email with")
+	}
 	now := db.now()
 	if e.Status == "" {
 		e.Status = EmailQueued
 	}
 	res, err := tx.ExecContext(ctx, `INSERT INTO outbox (customer_id, kind, from_name, from_addr, to_addr, subject, body_html,
-		body_text, message_id, status, next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		e.CustomerID, e.Kind, e.FromName, e.From, e.To, e.Subject, e.HTML, e.Text, e.MessageID, e.Status, now, now, now)
+		body_text, message_id, status, next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, '', '', ?, ?, ?, ?, ?)`,
+		e.CustomerID, e.Kind, e.FromName, e.From, e.To, e.Subject, e.MessageID, e.Status, now, now, now)
 	if err != nil {
 		return 0, err
 	}
 	id, err := res.LastInsertId()
 	if err != nil {
+		return 0, err
+	}
+	// The row id is the associated data, so the body is sealed once it exists.
+	if err := db.sealBody(ctx, tx, id, e.HTML, e.Text); err != nil {
 		return 0, err
 	}
 	if ev.Detail == nil {
@@ -96,7 +167,7 @@ func (db *DB) queueEmail(ctx context.Context, tx *sql.Tx, e Email, ev Event) (in
 
 // EmailByID returns one email.
 func (db *DB) EmailByID(ctx context.Context, id int64) (*Email, error) {
-	e, err := scanEmail(db.db.QueryRowContext(ctx, `SELECT `+emailColumns+` FROM outbox WHERE id = ?`, id))
+	e, err := db.scanEmail(db.db.QueryRowContext(ctx, `SELECT `+emailColumns+` FROM outbox WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}
@@ -123,7 +194,7 @@ func (db *DB) Emails(ctx context.Context, customerID int64, limit int) ([]*Email
 	defer rows.Close()
 	var out []*Email
 	for rows.Next() {
-		e, err := scanEmail(rows)
+		e, err := db.scanEmail(rows)
 		if err != nil {
 			return nil, fmt.Errorf("store: emails: %w", err)
 		}
@@ -144,7 +215,7 @@ func (db *DB) ClaimEmails(ctx context.Context, n int, dueBy time.Time) ([]*Email
 	defer rows.Close()
 	var out []*Email
 	for rows.Next() {
-		e, err := scanEmail(rows)
+		e, err := db.scanEmail(rows)
 		if err != nil {
 			return nil, err
 		}

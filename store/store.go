@@ -43,7 +43,9 @@ type DB struct {
 // immediate transactions, applied to every pooled connection.
 func DSN(path string) string {
 	q := url.Values{}
-	for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "foreign_keys(1)", "synchronous(NORMAL)"} {
+	// secure_delete overwrites what is deleted or changed, so that an old value (a
+	// body sealed later, a deleted throttle row) does not linger in free pages.
+	for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "foreign_keys(1)", "synchronous(NORMAL)", "secure_delete(1)"} {
 		q.Add("_pragma", p)
 	}
 	q.Set("_txlock", "immediate")
@@ -70,6 +72,16 @@ func Open(ctx context.Context, path string, keys *secret.Keyring) (*DB, error) {
 	if err := db.Migrate(ctx); err != nil {
 		sqlDB.Close()
 		return nil, err
+	}
+	if keys != nil {
+		if err := db.sealLegacyEmails(ctx); err != nil {
+			sqlDB.Close()
+			return nil, fmt.Errorf("store: sealing older emails: %w", err)
+		}
+	}
+	if err := db.hashLegacyReturnKeys(ctx); err != nil {
+		sqlDB.Close()
+		return nil, fmt.Errorf("store: hashing older return keys: %w", err)
 	}
 	return db, nil
 }
@@ -129,12 +141,18 @@ func (db *DB) Ping(ctx context.Context) error {
 // Backup writes a consistent copy of the database to path with VACUUM INTO. It refuses
 // to overwrite an existing file.
 func (db *DB) Backup(ctx context.Context, path string) error {
-	if _, err := os.Stat(path); err == nil {
+	// The copy holds what the database holds: owner-only, like the database. SQLite
+	// writes VACUUM INTO into an empty file that exists.
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, os.ErrExist) {
 		return fmt.Errorf("store: backup: %s already exists", path)
-	} else if !errors.Is(err, os.ErrNotExist) {
+	}
+	if err != nil {
 		return fmt.Errorf("store: backup: %w", err)
 	}
+	f.Close()
 	if _, err := db.db.ExecContext(ctx, "VACUUM INTO ?", path); err != nil {
+		os.Remove(path)
 		return fmt.Errorf("store: backup: %w", err)
 	}
 	return nil

@@ -148,6 +148,8 @@ func TestBackup(t *testing.T) {
 	}
 	if fi, _ := os.Stat(out); fi.Size() == 0 {
 		t.Fatal("empty backup")
+	} else if fi.Mode().Perm() != 0o600 {
+		t.Fatalf("the backup's mode is %v, want owner-only 0600", fi.Mode().Perm())
 	}
 }
 

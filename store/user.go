@@ -15,23 +15,20 @@ type User struct {
 	Email          string
 	PasswordHash   string
 	SessionVersion int64
-	FailedAttempts int
-	LockedUntil    *time.Time
 	LastLoginAt    *time.Time
 	CreatedAt      time.Time
 }
 
-const userColumns = `id, email, password_hash, session_version, failed_attempts, locked_until, last_login_at, created_at`
+const userColumns = `id, email, password_hash, session_version, last_login_at, created_at`
 
 func scanUser(row interface{ Scan(...any) error }) (*User, error) {
 	var u User
-	var locked, last nullTime
-	err := row.Scan(&u.ID, &u.Email, &u.PasswordHash, &u.SessionVersion, &u.FailedAttempts,
-		&locked, &last, timeCol{&u.CreatedAt})
+	var last nullTime
+	err := row.Scan(&u.ID, &u.Email, &u.PasswordHash, &u.SessionVersion, &last, timeCol{&u.CreatedAt})
 	if err != nil {
 		return nil, err
 	}
-	u.LockedUntil, u.LastLoginAt = locked.T, last.T
+	u.LastLoginAt = last.T
 	return &u, nil
 }
 
@@ -56,6 +53,29 @@ func (db *DB) CreateUser(ctx context.Context, email, passwordHash string) (*User
 	}
 	if err != nil {
 		return nil, fmt.Errorf("store: create user: %w", err)
+	}
+	return db.UserByID(ctx, id)
+}
+
+// ErrNotFirst is CreateFirstUser finding a staff user already there.
+var ErrNotFirst = errors.New("store: a staff user exists already")
+
+// CreateFirstUser adds the first staff user, only while there is none: of requests at
+// once, one succeeds and the others get ErrNotFirst.
+func (db *DB) CreateFirstUser(ctx context.Context, email, passwordHash string) (*User, error) {
+	email = strings.TrimSpace(email)
+	now := db.now()
+	res, err := db.db.ExecContext(ctx, `INSERT INTO staff_users (email, password_hash, created_at, updated_at)
+		SELECT ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM staff_users)`, email, passwordHash, now, now)
+	if err != nil {
+		return nil, fmt.Errorf("store: create first user: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return nil, ErrNotFirst
+	}
+	id, err := res.LastInsertId()
+	if err != nil {
+		return nil, fmt.Errorf("store: create first user: %w", err)
 	}
 	return db.UserByID(ctx, id)
 }
@@ -107,24 +127,10 @@ func (db *DB) CountUsers(ctx context.Context) (int, error) {
 	return n, err
 }
 
-// RecordLoginFailure counts a failed sign-in; after lockAfter failures in a row the
-// account is locked for lockFor.
-func (db *DB) RecordLoginFailure(ctx context.Context, id int64, lockAfter int, lockFor time.Duration) error {
-	now := db.Now()
-	_, err := db.db.ExecContext(ctx, `UPDATE staff_users SET failed_attempts = failed_attempts + 1,
-		locked_until = CASE WHEN failed_attempts + 1 >= ? THEN ? ELSE locked_until END, updated_at = ? WHERE id = ?`,
-		lockAfter, formatTime(now.Add(lockFor)), formatTime(now), id)
-	if err != nil {
-		return fmt.Errorf("store: login failure: %w", err)
-	}
-	return nil
-}
-
-// RecordLoginSuccess clears the failure count and notes the sign-in time.
+// RecordLoginSuccess notes the sign-in time.
 func (db *DB) RecordLoginSuccess(ctx context.Context, id int64) error {
 	now := db.now()
-	_, err := db.db.ExecContext(ctx, `UPDATE staff_users SET failed_attempts = 0, locked_until = NULL, last_login_at = ?,
-		updated_at = ? WHERE id = ?`, now, now, id)
+	_, err := db.db.ExecContext(ctx, `UPDATE staff_users SET last_login_at = ?, updated_at = ? WHERE id = ?`, now, now, id)
 	if err != nil {
 		return fmt.Errorf("store: login success: %w", err)
 	}

@@ -21,6 +21,7 @@ const minPasswordLen = 12
 const (
 	msgBadLogin  = "Email or password is incorrect."
 	msgThrottled = "Too many sign-in attempts. Wait 15 minutes and try again."
+	msgBusy      = "The portal is busy checking other sign-ins. Try again in a few seconds."
 )
 
 // requireStaff lets a request through only with a live staff session: signed, not idle
@@ -50,6 +51,8 @@ func (s *Server) requireStaff(c *fiber.Ctx) error {
 		s.saveSession(c)
 	}
 	c.Locals(localStaff, user)
+	// Customer data must not stay in the browser's cache after sign-out.
+	c.Set(fiber.HeaderCacheControl, "no-store")
 	return c.Next()
 }
 
@@ -90,32 +93,41 @@ func (s *Server) login(c *fiber.Ctx) error {
 		c.Status(status)
 		return s.render(c, views.LoginPage(p, views.LoginView{Email: email, Error: msg, Next: next}))
 	}
-	now := time.Now()
-	if s.logins.blocked(c.IP(), email, now) {
+	// The attempt counts before anything is checked.
+	res, ok, err := s.db.ReserveAttempt(ctx, failureWindow, loginLimits(clientIP(c), email)...)
+	if err != nil {
+		return err
+	}
+	if !ok {
 		return fail(fiber.StatusTooManyRequests, msgThrottled)
 	}
-	u, err := s.db.UserByEmail(ctx, email)
-	if err != nil {
-		if !errors.Is(err, store.ErrNotFound) {
+	if !s.hashes.enter(ctx, hashWait) {
+		// Not checked: the attempt does not count. The client may try again shortly.
+		if err := s.db.ReleaseAttempt(context.WithoutCancel(ctx), res); err != nil {
 			return err
 		}
-		secret.DummyCheck(password) // same time as a wrong password
-		s.logins.fail(c.IP(), email, now)
-		return fail(fiber.StatusUnauthorized, msgBadLogin)
+		c.Set(fiber.HeaderRetryAfter, "5")
+		return fail(fiber.StatusServiceUnavailable, msgBusy)
 	}
-	if u.LockedUntil != nil && now.Before(*u.LockedUntil) {
-		secret.DummyCheck(password)
-		return fail(fiber.StatusTooManyRequests, msgThrottled)
+	defer s.hashes.leave()
+	u, err := s.db.UserByEmail(ctx, email)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	if u == nil || len(password) > maxPasswordLen {
+		secret.DummyCheck(password[:min(len(password), maxPasswordLen)]) // as long as a wrong password
+		return fail(fiber.StatusUnauthorized, msgBadLogin)
 	}
 	if err := secret.CheckPassword(u.PasswordHash, password); err != nil {
-		s.logins.fail(c.IP(), email, now)
-		if err := s.db.RecordLoginFailure(ctx, u.ID, maxFailuresPerEmail, failureWindow); err != nil {
-			return err
-		}
-		s.log.Warn("failed sign-in", "ip", c.IP())
+		s.log.Warn("failed sign-in", "ip", clientIP(c))
 		return fail(fiber.StatusUnauthorized, msgBadLogin)
 	}
-	s.logins.succeed(email)
+	if err := s.db.ReleaseAttempt(ctx, res); err != nil {
+		return err
+	}
+	if err := s.db.ClearAttempts(ctx, emailScope(email)); err != nil {
+		return err
+	}
 	if err := s.db.RecordLoginSuccess(ctx, u.ID); err != nil {
 		return err
 	}
@@ -151,6 +163,9 @@ func (s *Server) logout(c *fiber.Ctx) error {
 	}
 	sess.Values["flash_kind"], sess.Values["flash"] = "ok", "You are signed out."
 	s.saveSession(c)
+	// The browser drops what it cached of the admin pages (htmx keeps none: its
+	// history cache is off).
+	c.Set("Clear-Site-Data", `"cache", "storage"`)
 	return redirect(c, "/login")
 }
 
@@ -203,13 +218,22 @@ func (s *Server) setupSubmit(c *fiber.Ctx) error {
 		c.Status(fiber.StatusUnprocessableEntity)
 		return s.render(c, views.SetupPage(p, views.SetupView{Token: c.Params("token"), Email: email, Errors: errs}))
 	}
-	u, err := s.db.CreateUser(c.UserContext(), email, secret.HashPassword(c.FormValue("password")))
+	if !s.hashes.enter(c.UserContext(), hashWait) {
+		c.Set(fiber.HeaderRetryAfter, "5")
+		return fiber.ErrServiceUnavailable
+	}
+	hash := secret.HashPassword(c.FormValue("password"))
+	s.hashes.leave()
+	u, err := s.db.CreateFirstUser(c.UserContext(), email, hash)
+	s.setup.mu.Lock()
+	s.setup.hash = nil // single use, whatever happened
+	s.setup.mu.Unlock()
+	if errors.Is(err, store.ErrNotFirst) {
+		return fiber.ErrNotFound
+	}
 	if err != nil {
 		return err
 	}
-	s.setup.mu.Lock()
-	s.setup.hash = nil
-	s.setup.mu.Unlock()
 	s.log.Info("first staff user created", "email", u.Email)
 	s.startSession(c, u)
 	return redirect(c, "/admin/")

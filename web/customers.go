@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/url"
@@ -36,15 +37,12 @@ func customersHref(f views.CustomerFilter, after string) string {
 
 func (s *Server) listCustomers(c *fiber.Ctx) error {
 	ctx := c.UserContext()
-	f := views.CustomerFilter{Q: strings.TrimSpace(c.Query("q")), Status: c.Query("status"), Stage: c.Query("stage")}
+	f := views.CustomerFilter{Q: store.CleanSearch(c.Query("q")), Status: c.Query("status"), Stage: c.Query("stage")}
 	if !slices.Contains(customerStatuses, f.Status) {
 		f.Status = ""
 	}
 	if !slices.Contains(onboarding.Stages, f.Stage) {
 		f.Stage = ""
-	}
-	if len(f.Q) > 200 {
-		f.Q = f.Q[:200]
 	}
 	after := c.Query("after")
 	page, err := s.db.Customers(ctx, store.CustomerFilter{Status: f.Status, Stage: f.Stage, Search: f.Q, After: after, Limit: 25})
@@ -123,7 +121,7 @@ func (s *Server) newCustomer(c *fiber.Ctx) error {
 }
 
 // kirimProblem explains a failed Kirim call in words staff can act on.
-func kirimProblem(err error) string {
+func (s *Server) kirimProblem(err error) string {
 	var ke *kirim.Error
 	if !errors.As(err, &ke) {
 		return ""
@@ -132,10 +130,16 @@ func kirimProblem(err error) string {
 	if ke.RequestID != "" {
 		ref = " (Kirim request " + ke.RequestID + ")"
 	}
+	late := "Kirim's answer did not arrive"
+	if ke.Elapsed > 0 {
+		late = fmt.Sprintf("Kirim did not answer within %d seconds", int(ke.Elapsed.Round(time.Second).Seconds()))
+	}
 	switch {
 	case kirim.OutcomeUnknown(err):
 		// Never "nothing was changed": Kirim may have done it and the answer got lost.
-		return "Kirim's answer did not arrive, so we cannot tell yet whether this went through. Send the same form again: the portal first asks Kirim about the earlier attempt and never does it twice." + ref
+		return late + ", so we cannot tell yet whether this went through. Send the same form again: the portal first asks Kirim about the earlier attempt and never does it twice." + ref
+	case errors.Is(err, context.DeadlineExceeded):
+		return late + ". Please try again in a moment." + ref
 	case kirim.IsUnavailable(err), kirim.IsRateLimited(err):
 		return "Kirim could not be reached, so nothing was changed. Please try again in a moment." + ref
 	case ke.Status == 401 || ke.Status == 403:
@@ -157,12 +161,19 @@ func (s *Server) formFailure(c *fiber.Ctx, title string, f views.CustomerForm, e
 		f.Errors = inv.Fields
 		f.Problem = "Please correct the fields marked below."
 		c.Status(fiber.StatusUnprocessableEntity)
+	case errors.Is(err, onboarding.ErrStaleForm):
+		f.Problem = "This form is incomplete or out of date. Nothing was saved: reload the page and submit it again."
+		f.Intent = secret.NewToken(16)
+		c.Status(fiber.StatusBadRequest)
 	case errors.As(err, &ke):
-		f.Problem = kirimProblem(err)
+		f.Problem = s.kirimProblem(err)
 		if ke.Param != "" && (ke.Status == 400 || ke.Status == 422) {
 			f.Errors = map[string]string{strings.TrimPrefix(ke.Param, "/"): ke.Message}
 		}
 		c.Status(fiber.StatusBadGateway)
+		if errors.Is(err, context.DeadlineExceeded) {
+			c.Status(fiber.StatusGatewayTimeout)
+		}
 		if kirim.IsValidation(err) {
 			c.Status(fiber.StatusUnprocessableEntity)
 		}
@@ -192,7 +203,7 @@ func (s *Server) createCustomer(c *fiber.Ctx) error {
 	msg := "Customer " + cu.Name + " created."
 	if send {
 		if _, err := s.ob.SendLinkEmail(c.UserContext(), cu.ID, false, actor(c)); err != nil {
-			s.flash(c, "error", msg+" The setup link email could not be sent: "+actionProblem(err))
+			s.flash(c, "error", msg+" The setup link email could not be sent: "+s.actionProblem(err))
 			return redirect(c, "/admin/customers/"+strconv.FormatInt(cu.ID, 10))
 		}
 		msg += " Setup link email queued."
@@ -327,7 +338,7 @@ func (s *Server) customerAction(done string, fn func(s *Server, c *fiber.Ctx, id
 		}
 		self := "/admin/customers/" + strconv.FormatInt(cu.ID, 10)
 		if err := fn(s, c, cu.ID); err != nil {
-			msg := actionProblem(err)
+			msg := s.actionProblem(err)
 			if msg == "" {
 				return err
 			}
@@ -339,7 +350,7 @@ func (s *Server) customerAction(done string, fn func(s *Server, c *fiber.Ctx, id
 	}
 }
 
-func actionProblem(err error) string {
+func (s *Server) actionProblem(err error) string {
 	var inv *onboarding.InvalidError
 	switch {
 	case errors.Is(err, onboarding.ErrArchived):
@@ -358,7 +369,7 @@ func actionProblem(err error) string {
 		sort.Strings(msgs)
 		return strings.Join(msgs, " ")
 	}
-	return kirimProblem(err)
+	return s.kirimProblem(err)
 }
 
 func linkID(c *fiber.Ctx) int64 {

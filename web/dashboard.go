@@ -161,7 +161,7 @@ func (s *Server) reconcileNow(c *fiber.Ctx) error {
 
 func (s *Server) registerWebhook(c *fiber.Ctx) error {
 	if err := s.ob.RegisterWebhook(c.UserContext(), actor(c)); err != nil {
-		msg := kirimProblem(err)
+		msg := s.kirimProblem(err)
 		if errors.Is(err, onboarding.ErrNeedsHTTPS) {
 			msg = "Kirim delivers webhooks to https only: set PORTAL_PUBLIC_URL to the portal's https address first."
 		}

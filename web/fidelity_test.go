@@ -71,6 +71,19 @@ func (h *harness) newestLink(t *testing.T, customerID int64) *store.SetupLink {
 	return links[0]
 }
 
+// returnKey reads the return key of the customer's newest link from the redirect URL
+// Kirim holds (the portal keeps only its hash).
+func (h *harness) returnKey(t *testing.T, c *store.Customer) string {
+	t.Helper()
+	links, err := h.remote(t).ListSetupLinks(context.Background(), c.KirimID, "")
+	if err != nil || len(links) == 0 || links[0].SuccessRedirectURL == nil {
+		t.Fatalf("links in Kirim: %+v %v", links, err)
+	}
+	rest, _ := strings.CutPrefix(*links[0].SuccessRedirectURL, h.URL+"/onboard/r/")
+	key, _, _ := strings.Cut(rest, "/")
+	return key
+}
+
 // kirimFails makes Kirim (behind the portal) go quiet for some requests: the request
 // reaches Kirim and is done, but the answer the portal gets is a proxy's 502.
 func kirimFails(match func(r *http.Request) bool, h *harness) func(w http.ResponseWriter, r *http.Request) bool {
@@ -194,6 +207,7 @@ func TestFailureAfterTheLinkDiedInKirim(t *testing.T) {
 	if _, body := visitor.get("/onboard/" + token); !strings.Contains(body, "Connect WhatsApp") {
 		t.Fatal("the landing page does not offer the active link")
 	}
+	visitor.get("/onboard/" + token + "/connect")
 	back := h.signupVia(t, c.ID, "outcome=fail&reason=signup_cancelled")
 	if err := h.remote(t).RevokeSetupLink(ctx, c.KirimID, l.KirimID); err != nil {
 		t.Fatal(err)
@@ -446,7 +460,7 @@ func TestFailureReasonCodes(t *testing.T) {
 		h := newHarness(t)
 		staff := h.signedIn()
 		c := h.newLinkedCustomer(t, staff, "Spelling Store")
-		key := h.newestLink(t, c.ID).ReturnKey
+		key := h.returnKey(t, c)
 		visitor := h.browser()
 		for q, want := range map[string]string{
 			"status=failed&error=SIGNUP_CANCELLED":      "closed or cancelled before it finished",

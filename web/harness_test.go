@@ -13,8 +13,10 @@ import (
 	"net/url"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -32,27 +34,29 @@ import (
 // harness is the real portal on a loopback port, with a real SQLite file and the Kirim
 // sandbox behind a real HTTP server (its traffic checked against the contract).
 type harness struct {
-	t       testing.TB
-	variant sandbox.Variant
-	clock   *testClock
-	mp      *mailtest.Mailpit
-	URL     string
-	db      *store.DB
-	dbPath  string
-	sb      *sandbox.Sandbox
-	kirim   *httptest.Server
-	srv     *Server
-	logs    *syncBuffer
+	t            testing.TB
+	variant      sandbox.Variant
+	proxies      []string
+	kirimTimeout time.Duration
+	clock        *testClock
+	mp           *mailtest.Mailpit
+	URL          string
+	db           *store.DB
+	dbPath       string
+	sb           *sandbox.Sandbox
+	kirim        *httptest.Server
+	srv          *Server
+	logs         *syncBuffer
 }
 
 // kirimProxy lets a test put a fault between the portal and the sandbox.
 type kirimProxy struct {
 	sb    http.Handler
-	fault func(w http.ResponseWriter, r *http.Request) bool
+	fault atomic.Pointer[func(w http.ResponseWriter, r *http.Request) bool]
 }
 
 func (p *kirimProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if p.fault != nil && p.fault(w, r) {
+	if f := p.fault.Load(); f != nil && (*f)(w, r) {
 		return
 	}
 	p.sb.ServeHTTP(w, r)
@@ -81,6 +85,12 @@ type harnessOption func(*harness)
 
 // withMailpit sends email through a real SMTP server (Mailpit) instead of holding it.
 func withMailpit(h *harness) { h.mp = mailtest.Start(h.t) }
+
+// withKirimTimeout bounds how long a page waits for Kirim.
+func withKirimTimeout(d time.Duration) harnessOption { return func(h *harness) { h.kirimTimeout = d } }
+
+// withProxies makes the portal trust these proxies' X-Forwarded-For.
+func withProxies(list ...string) harnessOption { return func(h *harness) { h.proxies = list } }
 
 // withVariant makes the sandbox take other legal choices where Kirim's docs are silent.
 func withVariant(v sandbox.Variant) harnessOption { return func(h *harness) { h.variant = v } }
@@ -111,7 +121,11 @@ func newHarness(t testing.TB, opts ...harnessOption) *harness {
 	h.kirim = httptest.NewServer(proxy)
 	hc, tr := kirimtest.NewClient(t)
 	tr.SkipResponse = func(r *http.Response) bool { return r.Header.Get("X-Test-Fault") != "" }
-	kc := must(kirim.New(h.kirim.URL+"/v1", "kdv_live_test", kirim.WithHTTPClient(hc), kirim.WithRateLimits(0, 0), kirim.WithRetries(1, 10*time.Millisecond)))
+	kopts := []kirim.Option{kirim.WithHTTPClient(hc), kirim.WithRateLimits(0, 0), kirim.WithRetries(1, 10*time.Millisecond)}
+	if h.kirimTimeout > 0 {
+		kopts = append(kopts, kirim.WithMaxElapsed(h.kirimTimeout))
+	}
+	kc := must(kirim.New(h.kirim.URL+"/v1", "kdv_live_test", kopts...))
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -120,7 +134,7 @@ func newHarness(t testing.TB, opts ...harnessOption) *harness {
 	log := slog.New(slog.NewTextHandler(h.logs, nil))
 	ob := onboarding.New(db, kc, h.URL, log)
 	ob.RecheckDelays = []time.Duration{50 * time.Millisecond, 100 * time.Millisecond, 200 * time.Millisecond, 400 * time.Millisecond, 800 * time.Millisecond}
-	cfg := Config{PublicURL: h.URL}
+	cfg := Config{PublicURL: h.URL, TrustedProxies: h.proxies}
 	mcfg := onboarding.Mail{From: "Platform <onboarding@platform.test>", Renderer: EmailRenderer()}
 	stopWorker := func() {}
 	if h.mp != nil {
@@ -151,7 +165,12 @@ func newHarness(t testing.TB, opts ...harnessOption) *harness {
 // setFault makes Kirim misbehave until cleared with nil. A fault that answers must set
 // the X-Test-Fault header (see faultStatus).
 func (h *harness) setFault(f func(w http.ResponseWriter, r *http.Request) bool) {
-	h.kirim.Config.Handler.(*kirimProxy).fault = f
+	p := h.kirim.Config.Handler.(*kirimProxy)
+	if f == nil {
+		p.fault.Store(nil)
+		return
+	}
+	p.fault.Store(&f)
 }
 
 // browser is a cookie-keeping client that does not follow redirects.
@@ -273,3 +292,5 @@ func regexpFind(t testing.TB, s, expr string) string {
 	}
 	return m[1]
 }
+
+func runtimeGoroutines() int { return runtime.NumGoroutine() }

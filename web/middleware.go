@@ -57,7 +57,7 @@ func (s *Server) securityHeaders(c *fiber.Ctx) error {
 }
 
 // accessLog writes one line per request. It never logs query strings, and it masks
-// the tokens in /onboard/ paths: both may carry secrets.
+// the secret segments of paths (see redactPath): both may carry secrets.
 func (s *Server) accessLog(c *fiber.Ctx) error {
 	start := time.Now()
 	err := c.Next()
@@ -73,18 +73,27 @@ func (s *Server) accessLog(c *fiber.Ctx) error {
 		"status", c.Response().StatusCode(),
 		"duration_ms", time.Since(start).Milliseconds(),
 		"bytes", len(c.Response().Body()),
-		"ip", c.IP(),
+		"ip", clientIP(c),
 		"request_id", requestIDOf(c),
 	)
 	return nil
 }
 
-// redactPath hides the segment after "onboard" (a landing or setup token).
+// redactPath hides every secret path segment: the landing token of /onboard/{token},
+// the return key of /onboard/r/{key}/…, the first-run token of /setup/{token}, and the
+// Kirim token of the sandbox's /sandbox/onboard/{token}.
 func redactPath(p string) string {
 	parts := strings.Split(p, "/")
 	for i := 0; i < len(parts)-1; i++ {
-		if parts[i] == "onboard" && parts[i+1] != "" {
-			parts[i+1] = "[token]"
+		switch {
+		case parts[i] == "onboard" && parts[i+1] == "r" && i+2 < len(parts):
+			parts[i+2] = "[key]"
+			i += 2
+		case parts[i] == "onboard" || (parts[i] == "setup" && i == 1):
+			if parts[i+1] != "" {
+				parts[i+1] = "[token]"
+			}
+			i++
 		}
 	}
 	return strings.Join(parts, "/")

@@ -2,6 +2,8 @@ package web
 
 import (
 	"errors"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -27,7 +29,7 @@ func (s *Server) publicLimit() fiber.Handler {
 		Max:        60,
 		Expiration: time.Minute,
 		KeyGenerator: func(c *fiber.Ctx) string {
-			return c.IP()
+			return clientIP(c)
 		},
 		LimitReached: func(c *fiber.Ctx) error { return fiber.ErrTooManyRequests },
 	})
@@ -91,9 +93,11 @@ func (s *Server) landing(c *fiber.Ctx) error {
 	return s.render(c, views.LandingPage(p, v))
 }
 
-// connect records the click and sends the browser on to Kirim's setup URL.
+// connect records the click and sends the browser on to Kirim's setup URL. The
+// session remembers the link, so that this browser, and no other, is offered the way
+// back to the landing page if the signup fails.
 func (s *Server) connect(c *fiber.Ctx) error {
-	url, err := s.ob.Connect(c.UserContext(), c.Params("token"))
+	dep, err := s.ob.Connect(c.UserContext(), c.Params("token"))
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return s.landingNotFound(c)
@@ -102,7 +106,20 @@ func (s *Server) connect(c *fiber.Ctx) error {
 	case err != nil:
 		return err
 	}
-	return c.Redirect(url, fiber.StatusSeeOther)
+	sess := s.session(c)
+	departed, _ := sess.Values["departed"].(string)
+	if !slices.Contains(strings.Fields(departed), dep.LinkID) {
+		ids := append(strings.Fields(departed), dep.LinkID)
+		sess.Values["departed"] = strings.Join(ids[max(0, len(ids)-5):], " ")
+		s.saveSession(c)
+	}
+	return c.Redirect(dep.URL, fiber.StatusSeeOther)
+}
+
+// departed reports whether this browser set off for Kirim with the link.
+func (s *Server) departed(c *fiber.Ctx, linkID string) bool {
+	departed, _ := s.session(c).Values["departed"].(string)
+	return slices.Contains(strings.Fields(departed), linkID)
 }
 
 // freshLink is "send me a fresh link" on the page of an expired or revoked link.

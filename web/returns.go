@@ -48,7 +48,9 @@ func (s *Server) renderReturn(c *fiber.Ctx, ret *onboarding.Return, err error, f
 			v.PhoneNumber = ret.Account.PhoneNumber
 		}
 		v.ContinueURL = b.ContinueURL
-		if ret.LandingToken != "" {
+		// The way back to the landing page goes only to the browser that set off from
+		// it, not to whoever else learns the return URL.
+		if ret.LandingToken != "" && s.departed(c, ret.Link.KirimID) {
 			v.TryAgainURL = "/onboard/" + ret.LandingToken
 		}
 		v.LinkUsable = ret.LinkUsable

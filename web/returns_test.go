@@ -123,8 +123,7 @@ func TestForgedReturnsChangeNothing(t *testing.T) {
 	ctx := context.Background()
 	a := h.newLinkedCustomer(t, staff, "Alpha Store")
 	b := h.newLinkedCustomer(t, staff, "Beta Store")
-	links, _ := h.db.SetupLinks(ctx, a.ID)
-	key := links[0].ReturnKey
+	key := h.returnKey(t, a)
 	before := len(h.events(a.ID)) + len(h.events(b.ID))
 	visitor := h.browser()
 	for name, path := range map[string]string{
@@ -215,8 +214,11 @@ func TestFailureReturn(t *testing.T) {
 	staff := h.signedIn()
 	ctx := context.Background()
 	c := h.newLinkedCustomer(t, staff, "Gagal Store")
-	back := h.signupVia(t, c.ID, "outcome=fail&reason=signup_cancelled")
 	visitor := h.browser()
+	links, _ := h.db.SetupLinks(ctx, c.ID)
+	token, _ := h.db.LandingToken(ctx, links[0].ID)
+	visitor.get("/onboard/" + token + "/connect") // the customer sets off for Kirim from the landing page
+	back := h.signupVia(t, c.ID, "outcome=fail&reason=signup_cancelled")
 	resp, body := visitor.get(back)
 	if resp.StatusCode != 200 || !strings.Contains(body, "closed or cancelled before it finished") || strings.Contains(body, "Error code") {
 		t.Fatalf("failure page %d: %s", resp.StatusCode, body)
@@ -247,6 +249,10 @@ func TestFailureReturn(t *testing.T) {
 	tryAgain := regexpFind(t, body, `href="(/onboard/[A-Za-z0-9_-]{32})"`)
 	if _, landing := visitor.get(tryAgain); !strings.Contains(landing, "Connect WhatsApp") {
 		t.Fatal("try again does not lead to a working landing page")
+	}
+	// Whoever else opens the same return URL learns no way to the landing page.
+	if _, other := h.browser().get(back); strings.Contains(other, "/onboard/"+token) || !strings.Contains(other, "open the link in the email") {
+		t.Fatalf("another browser is offered the landing page: %s", other)
 	}
 	t.Run("unknown reason shows its code", func(t *testing.T) {
 		back := h.signupVia(t, c.ID, "outcome=fail&reason=meta_was_sleepy")

@@ -11,7 +11,7 @@ import (
 // routes is the portal's one route table, read top to bottom.
 func (s *Server) routes() {
 	app := s.app
-	app.Use(s.requestID, s.accessLog, recover.New(), s.securityHeaders)
+	app.Use(s.requestID, s.withClientIP, s.accessLog, recover.New(), s.securityHeaders)
 
 	// Probes and assets.
 	app.Get("/healthz", s.healthz)

@@ -53,15 +53,16 @@ type Server struct {
 	assets   *static.Assets
 	log      *slog.Logger
 	sessions *sessions.CookieStore
-	logins   *loginGuard
+	hashes   *hashGate
 	setup    *firstRun
+	proxies  proxies
 	app      *fiber.App
 }
 
 // New builds the portal's Fiber app.
 func New(cfg Config, d Deps) *Server {
 	s := &Server{cfg: cfg, db: d.DB, kirim: d.Kirim, ob: d.Onboarding, assets: d.Assets, log: d.Log,
-		logins: newLoginGuard(), setup: &firstRun{}}
+		hashes: newHashGate(hashSlots), setup: &firstRun{}, proxies: parseProxies(cfg.TrustedProxies)}
 	s.sessions = newSessionStore(d.Keys.SessionKeys(), s.secure())
 	fc := fiber.Config{
 		AppName:               "kirim-portal",
@@ -75,9 +76,11 @@ func New(cfg Config, d Deps) *Server {
 		ErrorHandler: s.handleError,
 	}
 	if len(cfg.TrustedProxies) > 0 {
+		// Fiber then believes X-Forwarded-Proto/Host from these proxies only. The client
+		// address is worked out by withClientIP: Fiber's c.IP() would return the raw
+		// X-Forwarded-For list, which a client can prefix at will.
 		fc.EnableTrustedProxyCheck = true
 		fc.TrustedProxies = cfg.TrustedProxies
-		fc.ProxyHeader = fiber.HeaderXForwardedFor
 	}
 	s.app = fiber.New(fc)
 	s.routes()

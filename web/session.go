@@ -123,7 +123,7 @@ func (s *Server) checkCSRF(c *fiber.Ctx) error {
 		return fiber.NewError(fiber.StatusForbidden, "cross-site request")
 	}
 	want, _ := s.session(c).Values["csrf"].(string)
-	got := c.FormValue("_csrf")
+	got := bodyValue(c, "_csrf") // never from the query string: URLs end up in logs and Referers
 	if got == "" {
 		got = c.Get("X-CSRF-Token")
 	}
@@ -131,6 +131,18 @@ func (s *Server) checkCSRF(c *fiber.Ctx) error {
 		return fiber.NewError(fiber.StatusForbidden, "missing or wrong CSRF token")
 	}
 	return c.Next()
+}
+
+// bodyValue reads a field of the request body only (c.FormValue falls back to the
+// query string).
+func bodyValue(c *fiber.Ctx, name string) string {
+	if strings.HasPrefix(string(c.Request().Header.ContentType()), fiber.MIMEMultipartForm) {
+		if f, err := c.MultipartForm(); err == nil && len(f.Value[name]) > 0 {
+			return f.Value[name][0]
+		}
+		return ""
+	}
+	return string(c.Request().PostArgs().Peek(name))
 }
 
 func (s *Server) sameOrigin(c *fiber.Ctx, origin string) bool {

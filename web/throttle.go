@@ -1,65 +1,65 @@
 package web
 
 import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"sync"
 	"time"
+
+	"github.com/kirim-portal/portal/store"
 )
 
 // Sign-in throttling: per client IP and per email (known or not, so that the answer
-// never tells whether an account exists). Accounts are also locked in the database, so
-// the lock survives a restart.
+// never tells whether an account exists), kept in the database so that it survives a
+// restart, and reserved before the password is checked so that many guesses at once
+// cannot slip past the limit together.
 const (
 	maxFailuresPerEmail = 5
 	maxFailuresPerIP    = 20
 	failureWindow       = 15 * time.Minute
 )
 
-// loginGuard counts recent sign-in failures per key.
-type loginGuard struct {
-	mu       sync.Mutex
-	failures map[string][]time.Time
+// Password checks are bounded: each argon2id check takes 64 MiB, so only hashSlots
+// run at once, and a request waits at most hashWait for a slot before it is told the
+// portal is busy (2 × 64 MiB keeps 200 sign-ins at once far under 400 MiB).
+const (
+	hashSlots = 2
+	hashWait  = 3 * time.Second
+)
+
+// maxPasswordLen bounds what is hashed (a 4 MB "password" costs more to hash).
+const maxPasswordLen = 1024
+
+func emailScope(email string) string {
+	sum := sha256.Sum256([]byte(email))
+	return "email:" + hex.EncodeToString(sum[:16])
 }
 
-func newLoginGuard() *loginGuard { return &loginGuard{failures: map[string][]time.Time{}} }
-
-func (g *loginGuard) recent(key string, now time.Time) []time.Time {
-	kept := g.failures[key][:0]
-	for _, t := range g.failures[key] {
-		if now.Sub(t) < failureWindow {
-			kept = append(kept, t)
-		}
-	}
-	if len(kept) == 0 {
-		delete(g.failures, key)
-		return nil
-	}
-	g.failures[key] = kept
-	return kept
+func loginLimits(ip, email string) []store.Limit {
+	return []store.Limit{{Scope: emailScope(email), Max: maxFailuresPerEmail}, {Scope: "ip:" + ip, Max: maxFailuresPerIP}}
 }
 
-// blocked reports whether either key has too many recent failures.
-func (g *loginGuard) blocked(ip, email string, now time.Time) bool {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return len(g.recent("ip:"+ip, now)) >= maxFailuresPerIP || len(g.recent("email:"+email, now)) >= maxFailuresPerEmail
-}
+// hashGate bounds the password checks that run at once.
+type hashGate struct{ slots chan struct{} }
 
-func (g *loginGuard) fail(ip, email string, now time.Time) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if len(g.failures) > 100_000 { // bound memory under a spray of addresses
-		g.failures = map[string][]time.Time{}
-	}
-	for _, k := range []string{"ip:" + ip, "email:" + email} {
-		g.failures[k] = append(g.recent(k, now), now)
+func newHashGate(n int) *hashGate { return &hashGate{slots: make(chan struct{}, n)} }
+
+// enter waits up to wait for a slot; false means the portal is too busy.
+func (g *hashGate) enter(ctx context.Context, wait time.Duration) bool {
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case g.slots <- struct{}{}:
+		return true
+	case <-t.C:
+		return false
+	case <-ctx.Done():
+		return false
 	}
 }
 
-func (g *loginGuard) succeed(email string) {
-	g.mu.Lock()
-	delete(g.failures, "email:"+email)
-	g.mu.Unlock()
-}
+func (g *hashGate) leave() { <-g.slots }
 
 // firstRun holds the one-time setup token while no staff user exists.
 type firstRun struct {

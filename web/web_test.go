@@ -133,11 +133,16 @@ func TestAccessLogHidesTokens(t *testing.T) {
 	s, _, logs := newTestServer(t)
 	get(t, s.App(), "/onboard/LANDINGTOKENSECRET/go?account_id=QUERYSECRET")
 	get(t, s.App(), "/sandbox/onboard/csl_SETUPTOKENSECRET?outcome=success")
+	get(t, s.App(), "/onboard/r/RETURNKEYSECRET/failure?reason=x")
+	get(t, s.App(), "/onboard/r/RETURNKEYSECRET2")
+	get(t, s.App(), "/setup/FIRSTRUNSECRET")
 	out := logs.String()
-	if !strings.Contains(out, "path=/onboard/[token]/go") {
-		t.Fatalf("request not logged as expected: %s", out)
+	for _, want := range []string{"path=/onboard/[token]/go", "path=/onboard/r/[key]/failure", "path=/setup/[token]"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("request not logged as %s: %s", want, out)
+		}
 	}
-	for _, secret := range []string{"LANDINGTOKENSECRET", "QUERYSECRET", "SETUPTOKENSECRET"} {
+	for _, secret := range []string{"LANDINGTOKENSECRET", "QUERYSECRET", "SETUPTOKENSECRET", "RETURNKEYSECRET", "FIRSTRUNSECRET"} {
 		if strings.Contains(out, secret) {
 			t.Fatalf("log contains %s: %s", secret, out)
 		}
