@@ -24,6 +24,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -57,7 +58,7 @@ Commands:
                      --password-stdin reads one from standard input)
   user list          list staff users
   backup FILE        write a consistent copy of the database (never overwrites)
-  sandbox [--addr ADDR] [--api-key KEY] [--data FILE] [--variant LIST]
+  sandbox [--addr ADDR] [--api-key KEY] [--data FILE] [--variant LIST] [--seed N]
                      run a local Kirim API and hosted signup page; --variant strict
                      takes the other legal choice wherever Kirim's docs are silent
   healthcheck        exit 0 when the local portal answers /healthz (for Docker)
@@ -152,6 +153,11 @@ func newLogger(format string, w io.Writer) *slog.Logger {
 // serve runs the portal until ctx ends, then shuts down gracefully: in-flight requests
 // finish, the database closes. ready, when set, is told the address it listens on.
 func serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(addr string)) error {
+	// A soft memory limit makes the garbage collector return the password checks'
+	// memory (64 MiB each) before the heap doubles; GOMEMLIMIT overrides it.
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(defaultMemoryLimit)
+	}
 	keys, generated, err := cfg.keyring()
 	if err != nil {
 		return err
@@ -233,6 +239,9 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(addr st
 	log.Info("stopped")
 	return nil
 }
+
+// defaultMemoryLimit is the soft memory limit unless GOMEMLIMIT sets one.
+const defaultMemoryLimit = 256 << 20
 
 // kirimClient returns the client for the configured Kirim, or, without an API key, for
 // a sandbox started in-process (its API on a loopback port, its hosted page mounted
@@ -468,6 +477,7 @@ func sandboxCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 	addr := fs.String("addr", "127.0.0.1:8090", "address to listen on")
 	key := fs.String("api-key", "", "the API key to accept (default: a generated one, printed)")
 	data := fs.String("data", "", "file that keeps the sandbox's state across restarts (default: memory only)")
+	seed := fs.Int("seed", 0, "start with this many customers (for load and fault tests)")
 	variant := fs.String("variant", "", "behave in the other legal ways where Kirim's docs are silent: a comma-separated list of\n"+
 		"names (strict = all of them; "+variantNames()+")\nand settings (customer-id=public|internal|none, account-id=account|phone_number_id|none,\n"+
 		"reason-param=reason|error|error_code, template-page-size=N, onboarding-reads=N)")
@@ -487,6 +497,9 @@ func sandboxCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 		return err
 	}
 	defer sb.Close()
+	if *seed > 0 {
+		sb.SeedCustomers(*seed, "Seeded Customer")
+	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return usageError("sandbox: " + err.Error())

@@ -96,42 +96,74 @@ func run(m *testing.M) (int, error) {
 	return m.Run(), nil
 }
 
+// portal is a running portal process.
+type portal struct {
+	cmd     *exec.Cmd
+	logPath string
+}
+
+// stop ends the portal gracefully (SIGINT) and waits for it.
+func (p *portal) stop() {
+	p.cmd.Process.Signal(os.Interrupt)
+	p.cmd.Wait()
+	if os.Getenv("E2E_SHOW_LOG") != "" {
+		b, _ := os.ReadFile(p.logPath)
+		fmt.Fprintf(os.Stderr, "%s", b)
+	}
+}
+
+// kill ends the portal as a crash would: SIGKILL, no chance to clean up.
+func (p *portal) kill() {
+	p.cmd.Process.Kill()
+	p.cmd.Wait()
+}
+
+// log returns what the portal logged so far.
+func (p *portal) log() string {
+	b, _ := os.ReadFile(p.logPath)
+	return string(b)
+}
+
 // startPortal starts the built portal on addr with a staff user, its data in dir and
 // its log in logPath, and waits until it answers. extra adds environment variables.
 func startPortal(addr, dir, logPath string, extra ...string) (stop func(), err error) {
+	p, err := runPortal(addr, dir, logPath, extra...)
+	if err != nil {
+		return nil, err
+	}
+	return p.stop, nil
+}
+
+// runPortal is startPortal returning the process.
+func runPortal(addr, dir, logPath string, extra ...string) (*portal, error) {
 	url := "http://" + addr
 	env := append(os.Environ(), "PORTAL_ADDR="+addr, "PORTAL_DATA_DIR="+dir, "PORTAL_PUBLIC_URL="+url,
 		"PORTAL_LOG_FORMAT=json", "SMTP_URL="+smtp)
 	env = append(env, extra...)
-	add := exec.Command(portalBin, "user", "add", "--email", staffEmail, "--password-stdin")
-	add.Env, add.Stdin = env, strings.NewReader(staffPassword+"\n")
-	if out, err := add.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("user add: %v\n%s", err, out)
+	if _, err := os.Stat(filepath.Join(dir, "portal.db")); err != nil {
+		add := exec.Command(portalBin, "user", "add", "--email", staffEmail, "--password-stdin")
+		add.Env, add.Stdin = env, strings.NewReader(staffPassword+"\n")
+		if out, err := add.CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("user add: %v\n%s", err, out)
+		}
 	}
 	srv := exec.Command(portalBin, "serve")
 	srv.Env = env
-	logFile, err := os.Create(logPath)
+	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, err
 	}
+	defer logFile.Close()
 	srv.Stdout, srv.Stderr = logFile, logFile
 	if err := srv.Start(); err != nil {
 		return nil, err
 	}
-	stop = func() {
-		srv.Process.Signal(os.Interrupt)
-		srv.Wait()
-		if os.Getenv("E2E_SHOW_LOG") != "" {
-			b, _ := os.ReadFile(logPath)
-			fmt.Fprintf(os.Stderr, "%s", b)
-		}
-	}
+	p := &portal{cmd: srv, logPath: logPath}
 	if err := waitHealthy(url + "/healthz"); err != nil {
-		stop()
-		b, _ := os.ReadFile(logPath)
-		return nil, fmt.Errorf("%v\n%s", err, b)
+		p.kill()
+		return nil, fmt.Errorf("%v\n%s", err, p.log())
 	}
-	return stop, nil
+	return p, nil
 }
 
 func freeAddr() (string, error) {

@@ -62,10 +62,14 @@ func (w *Worker) Wake() {
 	}
 }
 
-// Run sends until ctx ends. Emails left mid-send by a crash go back to the queue first.
+// Run sends until ctx ends. Emails a crash left mid-send go back to the queue first:
+// one process sends from a database, so any email still marked sending at start was
+// cut off. An SMTP session cut before the end of DATA delivers nothing, and the email
+// is sent once after the restart; only a crash in the moment between the server's
+// acceptance and the portal recording it sends it twice, under the same Message-ID.
 func (w *Worker) Run(ctx context.Context) {
 	w.init()
-	if n, err := w.DB.RequeueStuck(ctx, time.Minute); err == nil && n > 0 {
+	if n, err := w.DB.RequeueStuck(ctx, 0); err == nil && n > 0 {
 		w.Log.Warn("emails interrupted mid-send are queued again", "count", n)
 	}
 	t := time.NewTicker(w.Poll)

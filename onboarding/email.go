@@ -176,11 +176,7 @@ func (s *Service) SendLinkEmail(ctx context.Context, customerID int64, fresh boo
 // byLandingToken resolves a landing token to its link and customer. A token of an
 // archived customer is as unknown as a made-up one.
 func (s *Service) byLandingToken(ctx context.Context, token string) (*store.SetupLink, *store.Customer, error) {
-	l, err := s.db.SetupLinkByLandingToken(ctx, token)
-	if err != nil {
-		return nil, nil, err
-	}
-	c, err := s.db.CustomerByID(ctx, l.CustomerID)
+	l, c, err := s.db.SetupLinkWithCustomer(ctx, token)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -221,20 +217,37 @@ func (s *Service) OpenLanding(ctx context.Context, token string) (*Landing, erro
 		return nil, err
 	}
 	land := &Landing{Customer: c, Link: l, Status: LinkStatus(l, s.now()), Branding: b}
-	// A reload within ten minutes is not a new visit.
-	added, err := s.db.AddEventOnce(ctx, store.Event{CustomerID: &c.ID, Kind: "landing.opened", Actor: "customer",
-		Detail: map[string]any{"link": l.KirimID, "link_status": land.Status}}, s.now().Add(-10*time.Minute))
-	if err != nil {
-		return nil, err
-	}
-	if added {
-		if land.Status == kirim.LinkActive {
-			if err := s.advance(ctx, c, StageOpened); err != nil {
-				return nil, err
-			}
+	if err := s.recordVisit(ctx, c, l, land.Status); err != nil {
+		if !store.Unwritable(err) {
+			return nil, err
 		}
+		// The customer still sees the page when the disk is full; the visit is lost.
+		s.log.Error("landing visit not recorded: the database cannot be written", "customer", c.ID, "err", err)
 	}
 	return land, nil
+}
+
+// visitWindow is how long a reload counts as the same visit.
+const visitWindow = 10 * time.Minute
+
+// recordVisit puts a landing visit on the timeline, once per visitWindow. Visits this
+// process recorded are remembered, so a busy page does not take the database's write
+// lock on every request.
+func (s *Service) recordVisit(ctx context.Context, c *store.Customer, l *store.SetupLink, status string) error {
+	now := s.now()
+	if last, ok := s.visits.Load(c.ID); ok && now.Sub(last.(time.Time)) < visitWindow {
+		return nil
+	}
+	added, err := s.db.AddEventOnce(ctx, store.Event{CustomerID: &c.ID, Kind: "landing.opened", Actor: "customer",
+		Detail: map[string]any{"link": l.KirimID, "link_status": status}}, now.Add(-visitWindow))
+	if err != nil {
+		return err
+	}
+	s.visits.Store(c.ID, now)
+	if added && status == kirim.LinkActive {
+		return s.advance(ctx, c, StageOpened)
+	}
+	return nil
 }
 
 // refreshEvery is how often a landing page may ask Kirim about its customer's links.

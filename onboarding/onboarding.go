@@ -59,8 +59,10 @@ type Service struct {
 	log       *slog.Logger
 	mail      Mail
 	now       func() time.Time
-	// refreshed remembers when each customer's links were last read from Kirim.
+	// refreshed remembers when each customer's links were last read from Kirim; visits
+	// when this process last recorded a landing visit of each customer.
 	refreshed sync.Map
+	visits    sync.Map
 	// bg tracks background work; all is the "sync all" run; rec the reconciler.
 	bg  sync.WaitGroup
 	all syncAll

@@ -61,7 +61,7 @@ func scanAccount(row interface{ Scan(...any) error }) (*Account, error) {
 }
 
 func (db *DB) accounts(ctx context.Context, where string, args ...any) ([]*Account, error) {
-	rows, err := db.db.QueryContext(ctx, `SELECT `+accountColumns+` FROM whatsapp_accounts a
+	rows, err := db.query(ctx, `SELECT `+accountColumns+` FROM whatsapp_accounts a
 		LEFT JOIN customers c ON c.id = a.customer_id WHERE `+where+` ORDER BY a.created_at, a.id`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: accounts: %w", err)

@@ -55,27 +55,43 @@ type CustomerMirror struct {
 
 const customerColumns = `c.id, c.kirim_id, c.name, c.email, c.status, c.metadata, c.team_id, c.locale, c.stage,
 	c.stage_reason, c.archived_at, c.kirim_created_at, c.kirim_updated_at, c.synced_at, c.created_at, c.updated_at,
-	c.kirim_internal_id, (SELECT group_concat(phone_number, ' ') FROM whatsapp_accounts a WHERE a.customer_id = c.id AND a.phone_number IS NOT NULL)`
+	c.kirim_internal_id, ` + phonesColumn
+
+// phonesColumn lists a customer's WhatsApp numbers.
+const phonesColumn = `(SELECT group_concat(phone_number, ' ') FROM whatsapp_accounts a WHERE a.customer_id = c.id AND a.phone_number IS NOT NULL)`
 
 func scanCustomer(row interface{ Scan(...any) error }) (*Customer, error) {
 	var c Customer
-	var email, metadata, team, reason, internal, phones sql.NullString
-	var archived nullTime
-	err := row.Scan(&c.ID, &c.KirimID, &c.Name, &email, &c.Status, &metadata, &team, &c.Locale, &c.Stage,
-		&reason, &archived, timeCol{&c.KirimCreatedAt}, timeCol{&c.KirimUpdatedAt}, timeCol{&c.SyncedAt},
-		timeCol{&c.CreatedAt}, timeCol{&c.UpdatedAt}, &internal, &phones)
-	if err != nil {
+	var cs customerScan
+	if err := row.Scan(c.dest(&cs)...); err != nil {
 		return nil, err
 	}
-	c.Email, c.TeamID, c.StageReason, c.ArchivedAt = email.String, team.String, reason.String, archived.T
-	c.KirimInternalID = internal.String
-	if metadata.Valid {
-		json.Unmarshal([]byte(metadata.String), &c.Metadata)
+	return c.done(&cs), nil
+}
+
+// customerScan holds what a row scan needs beside the customer's own fields.
+type customerScan struct {
+	email, metadata, team, reason, internal, phones sql.NullString
+	archived                                        nullTime
+}
+
+// dest lists the scan destinations of customerColumns; done finishes the customer.
+func (c *Customer) dest(cs *customerScan) []any {
+	return []any{&c.ID, &c.KirimID, &c.Name, &cs.email, &c.Status, &cs.metadata, &cs.team, &c.Locale, &c.Stage,
+		&cs.reason, &cs.archived, timeCol{&c.KirimCreatedAt}, timeCol{&c.KirimUpdatedAt}, timeCol{&c.SyncedAt},
+		timeCol{&c.CreatedAt}, timeCol{&c.UpdatedAt}, &cs.internal, &cs.phones}
+}
+
+func (c *Customer) done(cs *customerScan) *Customer {
+	c.Email, c.TeamID, c.StageReason, c.ArchivedAt = cs.email.String, cs.team.String, cs.reason.String, cs.archived.T
+	c.KirimInternalID = cs.internal.String
+	if cs.metadata.Valid {
+		json.Unmarshal([]byte(cs.metadata.String), &c.Metadata)
 	}
-	if phones.String != "" {
-		c.Phones = strings.Fields(phones.String)
+	if cs.phones.String != "" {
+		c.Phones = strings.Fields(cs.phones.String)
 	}
-	return &c, nil
+	return c
 }
 
 func metadataArg(m map[string]any) (any, error) {
@@ -103,7 +119,7 @@ func (db *DB) CustomerByInternalID(ctx context.Context, internalID string) (*Cus
 
 // SetCustomerInternalID records Kirim's internal id of a customer, as a link showed it.
 func (db *DB) SetCustomerInternalID(ctx context.Context, id int64, internalID string) error {
-	_, err := db.db.ExecContext(ctx, `UPDATE customers SET kirim_internal_id = ? WHERE id = ? AND kirim_internal_id IS NOT ?`,
+	_, err := db.exec(ctx, `UPDATE customers SET kirim_internal_id = ? WHERE id = ? AND kirim_internal_id IS NOT ?`,
 		internalID, id, internalID)
 	if isUnique(err) {
 		return fmt.Errorf("store: internal id %s is another customer's: %w", internalID, ErrConflict)
@@ -115,7 +131,7 @@ func (db *DB) SetCustomerInternalID(ctx context.Context, id int64, internalID st
 }
 
 func (db *DB) customerWhere(ctx context.Context, where string, arg any) (*Customer, error) {
-	c, err := scanCustomer(db.db.QueryRowContext(ctx, `SELECT `+customerColumns+` FROM customers c WHERE `+where, arg))
+	c, err := scanCustomer(db.queryRow(ctx, `SELECT `+customerColumns+` FROM customers c WHERE `+where, arg))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}
@@ -223,7 +239,7 @@ func (db *DB) SetCustomerStatus(ctx context.Context, id int64, status string, ar
 
 // SetCustomerStage records the customer's onboarding stage.
 func (db *DB) SetCustomerStage(ctx context.Context, id int64, stage, reason string) error {
-	_, err := db.db.ExecContext(ctx, `UPDATE customers SET stage = ?, stage_reason = ?, updated_at = ? WHERE id = ?`,
+	_, err := db.exec(ctx, `UPDATE customers SET stage = ?, stage_reason = ?, updated_at = ? WHERE id = ?`,
 		stage, sql.NullString{String: reason, Valid: reason != ""}, db.now(), id)
 	if err != nil {
 		return fmt.Errorf("store: set stage: %w", err)
@@ -336,7 +352,7 @@ func (db *DB) customerRows(ctx context.Context, where []string, args []any, limi
 	if len(where) > 0 {
 		q += ` WHERE ` + strings.Join(where, " AND ")
 	}
-	rows, err := db.db.QueryContext(ctx, q+` ORDER BY c.id DESC LIMIT ?`, append(args, limit)...)
+	rows, err := db.query(ctx, q+` ORDER BY c.id DESC LIMIT ?`, append(args, limit)...)
 	if err != nil {
 		return nil, err
 	}
@@ -394,7 +410,7 @@ func ftsPhrase(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) 
 // countUpTo counts the customers matching an index query, stopping at rareEnough.
 func (db *DB) countUpTo(ctx context.Context, match string) (int, error) {
 	var n int
-	err := db.db.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM customer_search WHERE customer_search MATCH ? LIMIT ?)`,
+	err := db.queryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM customer_search WHERE customer_search MATCH ? LIMIT ?)`,
 		match, rareEnough).Scan(&n)
 	return n, err
 }
@@ -445,7 +461,7 @@ func (db *DB) searchCustomers(ctx context.Context, q string, where []string, arg
 	}
 	var out []*Customer
 	for len(out) < limit {
-		rows, err := db.db.QueryContext(ctx, `SELECT rowid FROM customer_search WHERE customer_search MATCH ? AND rowid < ?
+		rows, err := db.query(ctx, `SELECT rowid FROM customer_search WHERE customer_search MATCH ? AND rowid < ?
 			ORDER BY rowid DESC LIMIT ?`, ftsPhrase(q), before, searchBatch)
 		if err != nil {
 			return nil, err
@@ -487,7 +503,7 @@ type CustomerCounts struct {
 
 // CountCustomers reads the customer counters.
 func (db *DB) CountCustomers(ctx context.Context) (*CustomerCounts, error) {
-	rows, err := db.db.QueryContext(ctx, `SELECT kind, value, n FROM customer_counts`)
+	rows, err := db.query(ctx, `SELECT kind, value, n FROM customer_counts`)
 	if err != nil {
 		return nil, fmt.Errorf("store: count customers: %w", err)
 	}
@@ -513,7 +529,7 @@ func (db *DB) CountCustomers(ctx context.Context) (*CustomerCounts, error) {
 
 // SetCustomerLocale sets the language of the customer's emails and pages.
 func (db *DB) SetCustomerLocale(ctx context.Context, id int64, locale string) error {
-	_, err := db.db.ExecContext(ctx, `UPDATE customers SET locale = ?, updated_at = ? WHERE id = ?`, locale, db.now(), id)
+	_, err := db.exec(ctx, `UPDATE customers SET locale = ?, updated_at = ? WHERE id = ?`, locale, db.now(), id)
 	if err != nil {
 		return fmt.Errorf("store: set locale: %w", err)
 	}
@@ -655,7 +671,7 @@ func sameJSON(a string, b any) bool {
 
 // CustomersWithActiveLinks lists the customers that have a link the mirror thinks active.
 func (db *DB) CustomersWithActiveLinks(ctx context.Context) ([]int64, error) {
-	rows, err := db.db.QueryContext(ctx, `SELECT DISTINCT customer_id FROM setup_links WHERE status = 'active'`)
+	rows, err := db.query(ctx, `SELECT DISTINCT customer_id FROM setup_links WHERE status = 'active'`)
 	if err != nil {
 		return nil, fmt.Errorf("store: customers with active links: %w", err)
 	}

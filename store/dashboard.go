@@ -11,7 +11,7 @@ func (db *DB) FunnelCounts(ctx context.Context, kinds ...string) (map[string]int
 	out := map[string]int{}
 	for _, k := range kinds {
 		var n int
-		if err := db.db.QueryRowContext(ctx, `SELECT count(DISTINCT customer_id) FROM events WHERE kind = ?`, k).Scan(&n); err != nil {
+		if err := db.queryRow(ctx, `SELECT count(DISTINCT customer_id) FROM events WHERE kind = ?`, k).Scan(&n); err != nil {
 			return nil, fmt.Errorf("store: funnel: %w", err)
 		}
 		out[k] = n
@@ -27,7 +27,7 @@ type ReasonCount struct {
 
 // FailureReasons counts failed signups by reason, most frequent first.
 func (db *DB) FailureReasons(ctx context.Context) ([]ReasonCount, error) {
-	rows, err := db.db.QueryContext(ctx, `SELECT coalesce(json_extract(detail, '$.reason'), 'unknown') AS reason, count(*) AS n
+	rows, err := db.query(ctx, `SELECT coalesce(json_extract(detail, '$.reason'), 'unknown') AS reason, count(*) AS n
 		FROM events WHERE kind = 'signup.failed' GROUP BY reason ORDER BY n DESC, reason LIMIT 20`)
 	if err != nil {
 		return nil, fmt.Errorf("store: failure reasons: %w", err)
@@ -47,7 +47,7 @@ func (db *DB) FailureReasons(ctx context.Context) ([]ReasonCount, error) {
 // TimesToConnect returns, for each connected customer, how long it took from creation to
 // the first connected account.
 func (db *DB) TimesToConnect(ctx context.Context) ([]time.Duration, error) {
-	rows, err := db.db.QueryContext(ctx, `SELECT c.created_at, min(e.created_at) FROM events e JOIN customers c ON c.id = e.customer_id
+	rows, err := db.query(ctx, `SELECT c.created_at, min(e.created_at) FROM events e JOIN customers c ON c.id = e.customer_id
 		WHERE e.kind = 'account.connected' GROUP BY e.customer_id`)
 	if err != nil {
 		return nil, fmt.Errorf("store: times to connect: %w", err)
@@ -75,7 +75,7 @@ type ExpiringLink struct {
 // LinksExpiringWithin lists active links expiring between now and now+d, soonest first.
 func (db *DB) LinksExpiringWithin(ctx context.Context, d time.Duration) ([]ExpiringLink, error) {
 	now := db.Now()
-	rows, err := db.db.QueryContext(ctx, `SELECT l.customer_id, c.name, l.token_last4, l.expires_at FROM setup_links l
+	rows, err := db.query(ctx, `SELECT l.customer_id, c.name, l.token_last4, l.expires_at FROM setup_links l
 		JOIN customers c ON c.id = l.customer_id WHERE l.status = 'active' AND l.expires_at > ? AND l.expires_at <= ?
 		ORDER BY l.expires_at LIMIT 50`, formatTime(now), formatTime(now.Add(d)))
 	if err != nil {

@@ -36,6 +36,12 @@ func (db *DB) AddEvent(ctx context.Context, e Event) (int64, error) {
 	return id, nil
 }
 
+const (
+	insertEvent = `INSERT INTO events (customer_id, kind, actor, detail, created_at, dedupe_key) VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (customer_id, kind, dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING`
+	countEventsSince = `SELECT count(*) FROM events WHERE customer_id = ? AND kind = ? AND created_at >= ?`
+)
+
 func (db *DB) addEvent(ctx context.Context, tx *sql.Tx, e Event) (int64, error) {
 	if e.Actor == "" {
 		e.Actor = "system"
@@ -52,10 +58,7 @@ func (db *DB) addEvent(ctx context.Context, tx *sql.Tx, e Event) (int64, error) 
 	if !e.CreatedAt.IsZero() {
 		created = formatTime(e.CreatedAt)
 	}
-	res, err := tx.ExecContext(ctx,
-		`INSERT INTO events (customer_id, kind, actor, detail, created_at, dedupe_key) VALUES (?, ?, ?, ?, ?, ?)
-		ON CONFLICT (customer_id, kind, dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING`,
-		e.CustomerID, e.Kind, e.Actor, detail, created, nullString(e.Key))
+	res, err := db.txExec(ctx, tx, insertEvent, e.CustomerID, e.Kind, e.Actor, detail, created, nullString(e.Key))
 	if err != nil {
 		return 0, err
 	}
@@ -76,7 +79,7 @@ func (db *DB) Events(ctx context.Context, customerID int64, before time.Time, be
 	}
 	q += ` ORDER BY created_at DESC, id DESC LIMIT ?`
 	args = append(args, limit)
-	rows, err := db.db.QueryContext(ctx, q, args...)
+	rows, err := db.query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: events: %w", err)
 	}
@@ -102,8 +105,7 @@ func (db *DB) Events(ctx context.Context, customerID int64, before time.Time, be
 func (db *DB) AddEventOnce(ctx context.Context, e Event, since time.Time) (added bool, err error) {
 	err = db.tx(ctx, func(tx *sql.Tx) error {
 		var n int
-		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM events WHERE customer_id = ? AND kind = ? AND created_at >= ?`,
-			e.CustomerID, e.Kind, formatTime(since)).Scan(&n); err != nil || n > 0 {
+		if err := db.txQueryRow(ctx, tx, countEventsSince, e.CustomerID, e.Kind, formatTime(since)).Scan(&n); err != nil || n > 0 {
 			return err
 		}
 		id, err := db.addEvent(ctx, tx, e)
@@ -119,7 +121,7 @@ func (db *DB) AddEventOnce(ctx context.Context, e Event, since time.Time) (added
 // CountEvents counts a customer's events of one kind since a time.
 func (db *DB) CountEvents(ctx context.Context, customerID int64, kind string, since time.Time) (int, error) {
 	var n int
-	err := db.db.QueryRowContext(ctx, `SELECT count(*) FROM events WHERE customer_id = ? AND kind = ? AND created_at >= ?`,
+	err := db.queryRow(ctx, `SELECT count(*) FROM events WHERE customer_id = ? AND kind = ? AND created_at >= ?`,
 		customerID, kind, formatTime(since)).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("store: count events: %w", err)

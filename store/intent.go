@@ -36,7 +36,7 @@ type Intent struct {
 // outcome), or returns the existing one with the same key (the same request again).
 func (db *DB) BeginIntent(ctx context.Context, kind, scope, key, request string) (*Intent, error) {
 	now := db.now()
-	_, err := db.db.ExecContext(ctx, `INSERT INTO remote_intents (kind, scope, idem_key, request, created_at, updated_at)
+	_, err := db.exec(ctx, `INSERT INTO remote_intents (kind, scope, idem_key, request, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (idem_key) DO UPDATE SET updated_at = excluded.updated_at
 		WHERE remote_intents.state <> 'done'`, kind, nullString(scope), key, request, now, now)
 	if err != nil {
@@ -55,7 +55,7 @@ func scanIntent(row interface{ Scan(...any) error }) (*Intent, error) {
 
 // IntentByKey returns an intent.
 func (db *DB) IntentByKey(ctx context.Context, key string) (*Intent, error) {
-	in, err := scanIntent(db.db.QueryRowContext(ctx, `SELECT `+intentColumns+` FROM remote_intents WHERE idem_key = ?`, key))
+	in, err := scanIntent(db.queryRow(ctx, `SELECT `+intentColumns+` FROM remote_intents WHERE idem_key = ?`, key))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}
@@ -67,7 +67,7 @@ func (db *DB) IntentByKey(ctx context.Context, key string) (*Intent, error) {
 
 // IntentsInScope returns the intents of one scope, oldest first.
 func (db *DB) IntentsInScope(ctx context.Context, scope string) ([]*Intent, error) {
-	rows, err := db.db.QueryContext(ctx, `SELECT `+intentColumns+` FROM remote_intents WHERE scope = ? ORDER BY id`, scope)
+	rows, err := db.query(ctx, `SELECT `+intentColumns+` FROM remote_intents WHERE scope = ? ORDER BY id`, scope)
 	if err != nil {
 		return nil, fmt.Errorf("store: intents: %w", err)
 	}
@@ -90,7 +90,7 @@ func (db *DB) FailIntent(ctx context.Context, key, reason string, final bool) er
 	if final {
 		state = IntentFailed
 	}
-	_, err := db.db.ExecContext(ctx, `UPDATE remote_intents SET state = ?, last_error = ?, updated_at = ? WHERE idem_key = ? AND state <> ?`,
+	_, err := db.exec(ctx, `UPDATE remote_intents SET state = ?, last_error = ?, updated_at = ? WHERE idem_key = ? AND state <> ?`,
 		state, reason, db.now(), key, IntentDone)
 	if err != nil {
 		return fmt.Errorf("store: fail intent: %w", err)
@@ -100,7 +100,7 @@ func (db *DB) FailIntent(ctx context.Context, key, reason string, final bool) er
 
 // FinishIntent marks an intent done with a reference to what it produced.
 func (db *DB) FinishIntent(ctx context.Context, key, ref string) error {
-	_, err := db.db.ExecContext(ctx, `UPDATE remote_intents SET state = ?, result_ref = ?, last_error = NULL, updated_at = ? WHERE idem_key = ?`,
+	_, err := db.exec(ctx, `UPDATE remote_intents SET state = ?, result_ref = ?, last_error = NULL, updated_at = ? WHERE idem_key = ?`,
 		IntentDone, ref, db.now(), key)
 	if err != nil {
 		return fmt.Errorf("store: finish intent: %w", err)

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
+	"sync"
 	"time"
 )
 
@@ -24,6 +26,7 @@ type SetupLink struct {
 	FailureRedirectURL string
 	// Attempts counts the customer's departures to Kirim with this link.
 	Attempts       int
+	scan           *linkScan
 	KirimCreatedAt time.Time
 	CreatedAt      time.Time
 	UpdatedAt      time.Time
@@ -50,15 +53,96 @@ const linkColumns = `id, kirim_id, customer_id, status, token_last4, expires_at,
 
 func scanLink(row interface{ Scan(...any) error }) (*SetupLink, error) {
 	var l SetupLink
-	var consumed nullTime
-	var success, failure sql.NullString
-	err := row.Scan(&l.ID, &l.KirimID, &l.CustomerID, &l.Status, &l.TokenLast4, timeCol{&l.ExpiresAt}, &consumed,
-		&success, &failure, &l.Attempts, timeCol{&l.KirimCreatedAt}, timeCol{&l.CreatedAt}, timeCol{&l.UpdatedAt})
+	err := row.Scan(l.dest()...)
 	if err != nil {
 		return nil, err
 	}
-	l.ConsumedAt, l.SuccessRedirectURL, l.FailureRedirectURL = consumed.T, success.String, failure.String
-	return &l, nil
+	return l.done(), nil
+}
+
+// linkScan holds what a row scan needs beside the link's own fields.
+type linkScan struct {
+	consumed         nullTime
+	success, failure sql.NullString
+}
+
+// dest lists the scan destinations of linkColumns; done finishes the link after.
+func (l *SetupLink) dest() []any {
+	l.scan = &linkScan{}
+	return []any{&l.ID, &l.KirimID, &l.CustomerID, &l.Status, &l.TokenLast4, timeCol{&l.ExpiresAt}, &l.scan.consumed,
+		&l.scan.success, &l.scan.failure, &l.Attempts, timeCol{&l.KirimCreatedAt}, timeCol{&l.CreatedAt}, timeCol{&l.UpdatedAt}}
+}
+
+func (l *SetupLink) done() *SetupLink {
+	l.ConsumedAt, l.SuccessRedirectURL, l.FailureRedirectURL = l.scan.consumed.T, l.scan.success.String, l.scan.failure.String
+	l.scan = nil
+	return l
+}
+
+// linkWithCustomer reads a link and its customer; the customer's phone numbers, which
+// a landing page does not show, are left out.
+var linkWithCustomer = `SELECT l.` + strings.ReplaceAll(linkColumns, ", ", ", l.") + `, ` +
+	strings.Replace(customerColumns, phonesColumn, "NULL", 1) + `
+	FROM setup_links l JOIN customers c ON c.id = l.customer_id WHERE l.landing_token_hash = ?`
+
+// SetupLinkWithCustomer finds the link a landing token belongs to and its customer, in
+// one query (the landing page's hot path).
+func (db *DB) SetupLinkWithCustomer(ctx context.Context, token string) (*SetupLink, *Customer, error) {
+	hash := HashToken(token)
+	gen := db.generation.Load()
+	if l, c, ok := db.landings.get(string(hash), gen); ok {
+		return l, c, nil
+	}
+	var l SetupLink
+	var c Customer
+	var cs customerScan
+	dest := append(l.dest(), c.dest(&cs)...)
+	err := db.queryRow(ctx, linkWithCustomer, hash).Scan(dest...)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("store: setup link by token: %w", err)
+	}
+	db.landings.put(string(hash), l.done(), c.done(&cs), gen)
+	return &l, &c, nil
+}
+
+// landingCache keeps the landing page's last reads, each valid while no write has
+// happened since it was read: a busy landing page then reads the database once per
+// change instead of once per request.
+type landingCache struct {
+	mu sync.Mutex
+	m  map[string]landingEntry
+}
+
+type landingEntry struct {
+	link     SetupLink
+	customer Customer
+	gen      uint64
+}
+
+// maxLandings bounds the cache; when full it starts over.
+const maxLandings = 1024
+
+func (lc *landingCache) get(key string, gen uint64) (*SetupLink, *Customer, bool) {
+	lc.mu.Lock()
+	defer lc.mu.Unlock()
+	e, ok := lc.m[key]
+	if !ok || e.gen != gen {
+		return nil, nil, false
+	}
+	l, c := e.link, e.customer // copies: callers may change them
+	return &l, &c, true
+}
+
+func (lc *landingCache) put(key string, l *SetupLink, c *Customer, gen uint64) {
+	lc.mu.Lock()
+	defer lc.mu.Unlock()
+	if lc.m == nil || len(lc.m) >= maxLandings {
+		lc.m = map[string]landingEntry{}
+	}
+	lc.m[key] = landingEntry{link: *l, customer: *c, gen: gen}
 }
 
 // associated data binds a sealed value to its row and column: moved elsewhere, it
@@ -129,7 +213,7 @@ func (db *DB) SetupLinkByKirimID(ctx context.Context, kirimID string) (*SetupLin
 // how many times that happened.
 func (db *DB) CountAttempt(ctx context.Context, linkID int64) (int, error) {
 	var n int
-	err := db.db.QueryRowContext(ctx, `UPDATE setup_links SET attempts = attempts + 1 WHERE id = ? RETURNING attempts`, linkID).Scan(&n)
+	err := db.queryRow(ctx, `UPDATE setup_links SET attempts = attempts + 1 WHERE id = ? RETURNING attempts`, linkID).Scan(&n)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, ErrNotFound
 	}
@@ -182,7 +266,7 @@ func (db *DB) hashLegacyReturnKeys(ctx context.Context) error {
 const MaskedReturnKey = "[return-key]"
 
 func (db *DB) linkWhere(ctx context.Context, where string, arg any) (*SetupLink, error) {
-	l, err := scanLink(db.db.QueryRowContext(ctx, `SELECT `+linkColumns+` FROM setup_links WHERE `+where, arg))
+	l, err := scanLink(db.queryRow(ctx, `SELECT `+linkColumns+` FROM setup_links WHERE `+where, arg))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}
@@ -194,7 +278,7 @@ func (db *DB) linkWhere(ctx context.Context, where string, arg any) (*SetupLink,
 
 // SetupLinks returns a customer's links, newest first.
 func (db *DB) SetupLinks(ctx context.Context, customerID int64) ([]*SetupLink, error) {
-	rows, err := db.db.QueryContext(ctx, `SELECT `+linkColumns+` FROM setup_links WHERE customer_id = ?
+	rows, err := db.query(ctx, `SELECT `+linkColumns+` FROM setup_links WHERE customer_id = ?
 		ORDER BY created_at DESC, id DESC LIMIT 100`, customerID)
 	if err != nil {
 		return nil, fmt.Errorf("store: setup links: %w", err)
@@ -216,7 +300,7 @@ func (db *DB) openSealed(ctx context.Context, id int64, column string) (string, 
 		return "", errors.New("store: no keys to open secrets with")
 	}
 	var sealed []byte
-	if err := db.db.QueryRowContext(ctx, `SELECT `+column+`_sealed FROM setup_links WHERE id = ?`, id).Scan(&sealed); err != nil {
+	if err := db.queryRow(ctx, `SELECT `+column+`_sealed FROM setup_links WHERE id = ?`, id).Scan(&sealed); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return "", ErrNotFound
 		}

@@ -167,7 +167,7 @@ func (db *DB) queueEmail(ctx context.Context, tx *sql.Tx, e Email, ev Event) (in
 
 // EmailByID returns one email.
 func (db *DB) EmailByID(ctx context.Context, id int64) (*Email, error) {
-	e, err := db.scanEmail(db.db.QueryRowContext(ctx, `SELECT `+emailColumns+` FROM outbox WHERE id = ?`, id))
+	e, err := db.scanEmail(db.queryRow(ctx, `SELECT `+emailColumns+` FROM outbox WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}
@@ -187,7 +187,7 @@ func (db *DB) Emails(ctx context.Context, customerID int64, limit int) ([]*Email
 	}
 	q += ` ORDER BY created_at DESC, id DESC LIMIT ?`
 	args = append(args, limit)
-	rows, err := db.db.QueryContext(ctx, q, args...)
+	rows, err := db.query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: emails: %w", err)
 	}
@@ -206,7 +206,7 @@ func (db *DB) Emails(ctx context.Context, customerID int64, limit int) ([]*Email
 // ClaimEmails marks up to n queued emails due by dueBy as sending and returns them.
 // Only one worker gets each email.
 func (db *DB) ClaimEmails(ctx context.Context, n int, dueBy time.Time) ([]*Email, error) {
-	rows, err := db.db.QueryContext(ctx, `UPDATE outbox SET status = 'sending', attempts = attempts + 1, updated_at = ?
+	rows, err := db.query(ctx, `UPDATE outbox SET status = 'sending', attempts = attempts + 1, updated_at = ?
 		WHERE id IN (SELECT id FROM outbox WHERE status = 'queued' AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?)
 		RETURNING `+emailColumns, db.now(), formatTime(dueBy), n)
 	if err != nil {
@@ -224,10 +224,10 @@ func (db *DB) ClaimEmails(ctx context.Context, n int, dueBy time.Time) ([]*Email
 	return out, rows.Err()
 }
 
-// RequeueStuck returns emails left in 'sending' (a crash mid-send) to the queue. They
-// keep their Message-ID, so a duplicate is recognisable.
+// RequeueStuck returns emails left in 'sending' (a crash mid-send) for at least
+// olderThan to the queue. They keep their Message-ID, so a duplicate is recognisable.
 func (db *DB) RequeueStuck(ctx context.Context, olderThan time.Duration) (int, error) {
-	res, err := db.db.ExecContext(ctx, `UPDATE outbox SET status = 'queued', updated_at = ? WHERE status = 'sending' AND updated_at < ?`,
+	res, err := db.exec(ctx, `UPDATE outbox SET status = 'queued', updated_at = ? WHERE status = 'sending' AND updated_at <= ?`,
 		db.now(), formatTime(db.Now().Add(-olderThan)))
 	if err != nil {
 		return 0, fmt.Errorf("store: requeue: %w", err)

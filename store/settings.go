@@ -55,7 +55,7 @@ func (db *DB) Branding(ctx context.Context) (Branding, error) {
 func (db *DB) readBranding(ctx context.Context) (Branding, error) {
 	b := DefaultBranding()
 	var raw string
-	err := db.db.QueryRowContext(ctx, `SELECT value FROM settings WHERE key = 'branding'`).Scan(&raw)
+	err := db.queryRow(ctx, `SELECT value FROM settings WHERE key = 'branding'`).Scan(&raw)
 	if errors.Is(err, sql.ErrNoRows) {
 		return b, nil
 	}
@@ -74,7 +74,7 @@ func (db *DB) SaveBranding(ctx context.Context, b Branding) error {
 	if err != nil {
 		return err
 	}
-	_, err = db.db.ExecContext(ctx, `INSERT INTO settings (key, value, updated_at) VALUES ('branding', ?, ?)
+	_, err = db.exec(ctx, `INSERT INTO settings (key, value, updated_at) VALUES ('branding', ?, ?)
 		ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`, string(raw), db.now())
 	if err != nil {
 		return fmt.Errorf("store: save branding: %w", err)
@@ -121,7 +121,7 @@ func (db *DB) SaveLogo(ctx context.Context, contentType string, data []byte) (st
 // Logo returns the uploaded logo.
 func (db *DB) Logo(ctx context.Context) (*Asset, error) {
 	var a Asset
-	err := db.db.QueryRowContext(ctx, `SELECT content_type, sha256, data FROM brand_assets WHERE name = 'logo'`).Scan(&a.ContentType, &a.SHA256, &a.Data)
+	err := db.queryRow(ctx, `SELECT content_type, sha256, data FROM brand_assets WHERE name = 'logo'`).Scan(&a.ContentType, &a.SHA256, &a.Data)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}

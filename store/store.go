@@ -35,6 +35,11 @@ type DB struct {
 	keys *secret.Keyring
 	// branding caches the branding setting (see Branding).
 	branding atomic.Pointer[Branding]
+	cache    stmts
+	// generation moves on with every write; landings caches the landing page's reads
+	// that no write has made stale since.
+	generation atomic.Uint64
+	landings   landingCache
 	// Now is the clock; tests replace it.
 	Now func() time.Time
 }
@@ -83,6 +88,7 @@ func Open(ctx context.Context, path string, keys *secret.Keyring) (*DB, error) {
 		sqlDB.Close()
 		return nil, fmt.Errorf("store: hashing older return keys: %w", err)
 	}
+	db.warmStatements(ctx)
 	return db, nil
 }
 
@@ -125,6 +131,7 @@ func (db *DB) SchemaVersion(ctx context.Context) (int64, error) {
 
 // Close closes the database, checkpointing the WAL.
 func (db *DB) Close() error {
+	db.closeStatements()
 	db.db.ExecContext(context.Background(), "PRAGMA wal_checkpoint(TRUNCATE)")
 	return db.db.Close()
 }
@@ -132,7 +139,7 @@ func (db *DB) Close() error {
 // Ping checks that the database answers a query.
 func (db *DB) Ping(ctx context.Context) error {
 	var one int
-	if err := db.db.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+	if err := db.queryRow(ctx, "SELECT 1").Scan(&one); err != nil {
 		return fmt.Errorf("store: ping: %w", err)
 	}
 	return nil
@@ -175,8 +182,13 @@ func (db *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 	if err := fn(tx); err != nil {
 		return err
 	}
+	defer db.written()
 	return tx.Commit()
 }
+
+// written notes that the database may have changed: what was read before is stale
+// (see landingCache).
+func (db *DB) written() { db.generation.Add(1) }
 
 func (db *DB) now() string { return formatTime(db.Now()) }
 
@@ -229,6 +241,21 @@ func nullTimeArg(t *time.Time) any {
 		return nil
 	}
 	return formatTime(*t)
+}
+
+// Unwritable reports a write the database could not take because the disk is full
+// or the file (or its directory) became read-only. Reads still work then, and writes
+// work again once there is space.
+func Unwritable(err error) bool {
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		return false
+	}
+	switch se.Code() & 0xff {
+	case sqlite3.SQLITE_FULL, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN:
+		return true
+	}
+	return false
 }
 
 // isUnique reports whether err is a UNIQUE or PRIMARY KEY violation.

@@ -31,7 +31,7 @@ type TemplateSync struct {
 
 // StartTemplateSync records that a sync of the account began.
 func (db *DB) StartTemplateSync(ctx context.Context, accountID int64, trigger string) (int64, error) {
-	res, err := db.db.ExecContext(ctx, `INSERT INTO template_syncs (account_id, trigger, started_at) VALUES (?, ?, ?)`,
+	res, err := db.exec(ctx, `INSERT INTO template_syncs (account_id, trigger, started_at) VALUES (?, ?, ?)`,
 		accountID, trigger, db.now())
 	if err != nil {
 		return 0, fmt.Errorf("store: start template sync: %w", err)
@@ -141,7 +141,7 @@ func diffTemplates(ctx context.Context, tx *sql.Tx, accountID int64, templates [
 
 // Templates lists an account's templates.
 func (db *DB) Templates(ctx context.Context, accountID int64) ([]Template, error) {
-	rows, err := db.db.QueryContext(ctx, `SELECT name, language, coalesce(category, ''), status, synced_at FROM templates
+	rows, err := db.query(ctx, `SELECT name, language, coalesce(category, ''), status, synced_at FROM templates
 		WHERE account_id = ? ORDER BY name, language`, accountID)
 	if err != nil {
 		return nil, fmt.Errorf("store: templates: %w", err)
@@ -160,7 +160,7 @@ func (db *DB) Templates(ctx context.Context, accountID int64) ([]Template, error
 
 // TemplateSyncs lists an account's sync runs, newest first.
 func (db *DB) TemplateSyncs(ctx context.Context, accountID int64, limit int) ([]TemplateSync, error) {
-	rows, err := db.db.QueryContext(ctx, `SELECT id, account_id, trigger, started_at, finished_at, coalesce(synced, 0),
+	rows, err := db.query(ctx, `SELECT id, account_id, trigger, started_at, finished_at, coalesce(synced, 0),
 		coalesce(created, 0), coalesce(updated, 0), coalesce(error, '') FROM template_syncs WHERE account_id = ?
 		ORDER BY started_at DESC, id DESC LIMIT ?`, accountID, limit)
 	if err != nil {

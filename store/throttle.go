@@ -62,7 +62,7 @@ func (db *DB) ReleaseAttempt(ctx context.Context, r Reservation) error {
 	for i, id := range r.ids {
 		args[i] = id
 	}
-	_, err := db.db.ExecContext(ctx, `DELETE FROM login_attempts WHERE id IN (?`+strings.Repeat(",?", len(args)-1)+`)`, args...)
+	_, err := db.exec(ctx, `DELETE FROM login_attempts WHERE id IN (?`+strings.Repeat(",?", len(args)-1)+`)`, args...)
 	if err != nil {
 		return fmt.Errorf("store: release attempt: %w", err)
 	}
@@ -71,7 +71,7 @@ func (db *DB) ReleaseAttempt(ctx context.Context, r Reservation) error {
 
 // ClearAttempts forgets the attempts of a scope (a successful sign-in).
 func (db *DB) ClearAttempts(ctx context.Context, scope string) error {
-	if _, err := db.db.ExecContext(ctx, `DELETE FROM login_attempts WHERE scope = ?`, scope); err != nil {
+	if _, err := db.exec(ctx, `DELETE FROM login_attempts WHERE scope = ?`, scope); err != nil {
 		return fmt.Errorf("store: clear attempts: %w", err)
 	}
 	return nil

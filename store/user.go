@@ -65,7 +65,7 @@ var ErrNotFirst = errors.New("store: a staff user exists already")
 func (db *DB) CreateFirstUser(ctx context.Context, email, passwordHash string) (*User, error) {
 	email = strings.TrimSpace(email)
 	now := db.now()
-	res, err := db.db.ExecContext(ctx, `INSERT INTO staff_users (email, password_hash, created_at, updated_at)
+	res, err := db.exec(ctx, `INSERT INTO staff_users (email, password_hash, created_at, updated_at)
 		SELECT ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM staff_users)`, email, passwordHash, now, now)
 	if err != nil {
 		return nil, fmt.Errorf("store: create first user: %w", err)
@@ -91,7 +91,7 @@ func (db *DB) UserByEmail(ctx context.Context, email string) (*User, error) {
 }
 
 func (db *DB) userWhere(ctx context.Context, where string, arg any) (*User, error) {
-	row := db.db.QueryRowContext(ctx, `SELECT `+userColumns+` FROM staff_users WHERE `+where, arg)
+	row := db.queryRow(ctx, `SELECT `+userColumns+` FROM staff_users WHERE `+where, arg)
 	u, err := scanUser(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
@@ -104,7 +104,7 @@ func (db *DB) userWhere(ctx context.Context, where string, arg any) (*User, erro
 
 // Users lists every staff user, oldest first.
 func (db *DB) Users(ctx context.Context) ([]*User, error) {
-	rows, err := db.db.QueryContext(ctx, `SELECT `+userColumns+` FROM staff_users ORDER BY id`)
+	rows, err := db.query(ctx, `SELECT `+userColumns+` FROM staff_users ORDER BY id`)
 	if err != nil {
 		return nil, fmt.Errorf("store: users: %w", err)
 	}
@@ -123,14 +123,14 @@ func (db *DB) Users(ctx context.Context) ([]*User, error) {
 // CountUsers returns how many staff users exist (zero means first run).
 func (db *DB) CountUsers(ctx context.Context) (int, error) {
 	var n int
-	err := db.db.QueryRowContext(ctx, `SELECT count(*) FROM staff_users`).Scan(&n)
+	err := db.queryRow(ctx, `SELECT count(*) FROM staff_users`).Scan(&n)
 	return n, err
 }
 
 // RecordLoginSuccess notes the sign-in time.
 func (db *DB) RecordLoginSuccess(ctx context.Context, id int64) error {
 	now := db.now()
-	_, err := db.db.ExecContext(ctx, `UPDATE staff_users SET last_login_at = ?, updated_at = ? WHERE id = ?`, now, now, id)
+	_, err := db.exec(ctx, `UPDATE staff_users SET last_login_at = ?, updated_at = ? WHERE id = ?`, now, now, id)
 	if err != nil {
 		return fmt.Errorf("store: login success: %w", err)
 	}
@@ -140,7 +140,7 @@ func (db *DB) RecordLoginSuccess(ctx context.Context, id int64) error {
 // BumpSessionVersion invalidates every session cookie issued to the user so far.
 func (db *DB) BumpSessionVersion(ctx context.Context, id int64) (int64, error) {
 	var v int64
-	err := db.db.QueryRowContext(ctx, `UPDATE staff_users SET session_version = session_version + 1, updated_at = ?
+	err := db.queryRow(ctx, `UPDATE staff_users SET session_version = session_version + 1, updated_at = ?
 		WHERE id = ? RETURNING session_version`, db.now(), id).Scan(&v)
 	if err != nil {
 		return 0, fmt.Errorf("store: bump session version: %w", err)
@@ -151,7 +151,7 @@ func (db *DB) BumpSessionVersion(ctx context.Context, id int64) (int64, error) {
 // SetPassword stores a new password hash and invalidates the user's sessions.
 func (db *DB) SetPassword(ctx context.Context, id int64, hash string) (int64, error) {
 	var v int64
-	err := db.db.QueryRowContext(ctx, `UPDATE staff_users SET password_hash = ?, session_version = session_version + 1,
+	err := db.queryRow(ctx, `UPDATE staff_users SET password_hash = ?, session_version = session_version + 1,
 		updated_at = ? WHERE id = ? RETURNING session_version`, hash, db.now(), id).Scan(&v)
 	if err != nil {
 		return 0, fmt.Errorf("store: set password: %w", err)

@@ -204,7 +204,7 @@ func (db *DB) openSecrets(sealed []string) []string {
 
 // RecordWebhookEvent notes a delivery's event id; fresh is false for one seen before.
 func (db *DB) RecordWebhookEvent(ctx context.Context, eventID, typ string) (fresh bool, err error) {
-	res, err := db.db.ExecContext(ctx, `INSERT INTO webhook_events (event_id, type, received_at) VALUES (?, ?, ?)
+	res, err := db.exec(ctx, `INSERT INTO webhook_events (event_id, type, received_at) VALUES (?, ?, ?)
 		ON CONFLICT (event_id) DO NOTHING`, eventID, typ, db.now())
 	if err != nil {
 		return false, fmt.Errorf("store: webhook event: %w", err)

@@ -33,12 +33,18 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 			status = k.status
 		}
 	}
+	if store.Unwritable(err) {
+		status = http.StatusInsufficientStorage
+	}
 	rid := requestIDOf(c)
 	if status >= 500 {
 		s.log.Error("request failed", "request_id", rid, "method", c.Method(), "path", redactPath(c.Path()), "err", err)
 	}
 	view := views.ErrorView{Status: status, RequestID: rid}
 	switch status {
+	case http.StatusInsufficientStorage:
+		view.Heading, view.Message = "Cannot save right now", "The portal's database cannot be written: its disk is full, or the file is read-only. "+
+			"Nothing was saved. Pages that only show data keep working; once there is space again, try again."
 	case http.StatusNotFound:
 		view.Heading, view.Message = "Page not found", "This page does not exist, or the link has expired."
 	case http.StatusForbidden:

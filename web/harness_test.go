@@ -35,6 +35,7 @@ import (
 // sandbox behind a real HTTP server (its traffic checked against the contract).
 type harness struct {
 	t            testing.TB
+	dbDir        string
 	variant      sandbox.Variant
 	proxies      []string
 	kirimTimeout time.Duration
@@ -86,6 +87,9 @@ type harnessOption func(*harness)
 // withMailpit sends email through a real SMTP server (Mailpit) instead of holding it.
 func withMailpit(h *harness) { h.mp = mailtest.Start(h.t) }
 
+// withDBDir keeps the database in dir (a small filesystem, say).
+func withDBDir(dir string) harnessOption { return func(h *harness) { h.dbDir = dir } }
+
 // withKirimTimeout bounds how long a page waits for Kirim.
 func withKirimTimeout(d time.Duration) harnessOption { return func(h *harness) { h.kirimTimeout = d } }
 
@@ -104,7 +108,10 @@ func newHarness(t testing.TB, opts ...harnessOption) *harness {
 	ctx := context.Background()
 	master := must(secret.ParseKey(secret.GenerateKey()))
 	keys := must(secret.NewKeyring(master))
-	h.dbPath = filepath.Join(t.TempDir(), "portal.db")
+	if h.dbDir == "" {
+		h.dbDir = t.TempDir()
+	}
+	h.dbPath = filepath.Join(h.dbDir, "portal.db")
 	db, err := store.Open(ctx, h.dbPath, keys)
 	if err != nil {
 		t.Fatal(err)

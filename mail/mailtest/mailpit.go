@@ -121,9 +121,10 @@ func (m *Mailpit) URL() string { return "smtp://test:test@" + m.SMTPAddr + "?tls
 
 // Summary is a message in the list.
 type Summary struct {
-	ID      string
-	Subject string
-	To      []struct{ Address, Name string }
+	ID        string
+	MessageID string
+	Subject   string
+	To        []struct{ Address, Name string }
 }
 
 // Message is one message in full.
@@ -143,6 +144,14 @@ func (m *Mailpit) Messages() []Summary {
 	m.t.Helper()
 	var out struct{ Messages []Summary }
 	m.get("/api/v1/messages", &out)
+	return out.Messages
+}
+
+// All lists up to 5,000 messages received, newest first.
+func (m *Mailpit) All() []Summary {
+	m.t.Helper()
+	var out struct{ Messages []Summary }
+	m.get("/api/v1/messages?limit=5000", &out)
 	return out.Messages
 }
 

@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -40,7 +41,17 @@ func main() {
 	dur := flag.Duration("d", 5*time.Second, "duration of each measurement")
 	conc := flag.Int("c", 16, "concurrent clients")
 	rounds := flag.Int("rounds", 2, "alternating rounds of baseline and portal")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the portal's rounds to this file (go tool pprof)")
 	flag.Parse()
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "landingload:", err)
+			os.Exit(1)
+		}
+		defer f.Close()
+		profile = f
+	}
 	if err := run(*dur, *conc, *rounds); err != nil {
 		fmt.Fprintln(os.Stderr, "landingload:", err)
 		os.Exit(1)
@@ -112,13 +123,17 @@ func run(dur time.Duration, conc, rounds int) error {
 	})
 	bln, baseURL := listen()
 	go baseApp.Listener(bln)
-	defer baseApp.Shutdown()
+	defer baseApp.ShutdownWithTimeout(time.Second)
 
 	fmt.Printf("landing page: %d bytes; %d clients, %s per measurement, %d rounds\n", len(body), conc, dur, rounds)
 	var base, portal []result
 	for range rounds {
 		base = append(base, load(baseURL+"/page", dur, conc))
+		if profile != nil {
+			pprof.StartCPUProfile(profile)
+		}
 		portal = append(portal, load(portalPage, dur, conc))
+		pprof.StopCPUProfile()
 	}
 	b, p := best(base), best(portal)
 	fmt.Printf("%-24s %9s %9s %9s %7s\n", "", "req/s", "p50", "p99", "errors")
@@ -131,6 +146,9 @@ func run(dur time.Duration, conc, rounds int) error {
 	fmt.Printf("throughput ratio portal/minimal: %.2f;  p50 latency ratio: %.1f\n", p.rps/b.rps, float64(p.p50)/float64(b.p50))
 	return nil
 }
+
+// profile receives the CPU profile of the portal's rounds (-cpuprofile).
+var profile *os.File
 
 type result struct {
 	rps      float64
@@ -183,6 +201,7 @@ func load(url string, dur time.Duration, conc int) result {
 		}()
 	}
 	wg.Wait()
+	client.CloseIdleConnections()
 	slices.Sort(lat)
 	if len(lat) == 0 {
 		return result{errors: errs.Load()}
