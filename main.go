@@ -182,30 +182,13 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(addr st
 	if err != nil {
 		return err
 	}
-	ob := onboarding.New(db, kc, cfg.PublicURL, log)
-	wcfg := web.Config{PublicURL: cfg.PublicURL, TrustedProxies: cfg.trustedProxies()}
-	if sb != nil {
-		wcfg.Sandbox = sb
+	mailCfg, stopMail, err := startMail(ctx, cfg, db, log)
+	if err != nil {
+		return err
 	}
-	mailCfg := onboarding.Mail{From: cfg.MailFrom, Renderer: web.EmailRenderer()}
-	if cfg.SMTPURL == "" {
-		mailCfg.DevOutbox, wcfg.DevOutbox = true, true
-		log.Warn("SMTP_URL is not set: emails are kept in the dev outbox at /admin/outbox and NOT sent")
-	} else {
-		smtp, err := mail.ParseURL(cfg.SMTPURL)
-		if err != nil {
-			return &configError{"SMTP_URL", err.Error()}
-		}
-		worker := &mail.Worker{DB: db, Sender: smtp, Log: log}
-		mailCfg.Wake, wcfg.WakeMail = worker.Wake, worker.Wake
-		wctx, stopWorker := context.WithCancel(context.WithoutCancel(ctx))
-		done := make(chan struct{})
-		go func() { worker.Run(wctx); close(done) }()
-		// Stop the worker after the web server, before the database closes.
-		defer func() { stopWorker(); <-done }()
-		log.Info("sending email through SMTP", "server", smtp.String())
-	}
-	ob.SetMail(mailCfg)
+	// Stop the worker after the web server, before the database closes.
+	defer stopMail()
+	ob := onboarding.New(onboarding.Deps{DB: db, Kirim: kc, PublicURL: cfg.PublicURL, Log: log, Mail: mailCfg})
 	// Background work stops before the database closes.
 	defer ob.Close()
 	if every := cfg.reconcileInterval(); every > 0 {
@@ -213,7 +196,11 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(addr st
 		defer stopRec()
 		ob.Track(func() { ob.RunReconciler(rctx, every) })
 	}
-	srv := web.New(wcfg, web.Deps{DB: db, Kirim: kc, Onboarding: ob, Assets: assets, Keys: keys, Log: log})
+	wcfg := web.Config{PublicURL: cfg.PublicURL, TrustedProxies: cfg.trustedProxies()}
+	if sb != nil {
+		wcfg.Sandbox = sb
+	}
+	srv := web.New(wcfg, web.Deps{DB: db, Onboarding: ob, Assets: assets, Keys: keys, Log: log})
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -238,6 +225,28 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(addr st
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// startMail starts the SMTP worker, or, without SMTP_URL, says that emails stay in the
+// dev outbox. stop ends the worker.
+func startMail(ctx context.Context, cfg Config, db *store.DB, log *slog.Logger) (m onboarding.Mail, stop func(), err error) {
+	m = onboarding.Mail{From: cfg.MailFrom, Renderer: web.EmailRenderer()}
+	if cfg.SMTPURL == "" {
+		m.DevOutbox = true
+		log.Warn("SMTP_URL is not set: emails are kept in the dev outbox at /admin/outbox and NOT sent")
+		return m, func() {}, nil
+	}
+	smtp, err := mail.ParseURL(cfg.SMTPURL)
+	if err != nil {
+		return m, nil, &configError{"SMTP_URL", err.Error()}
+	}
+	worker := &mail.Worker{DB: db, Sender: smtp, Log: log}
+	m.Wake = worker.Wake
+	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() { worker.Run(wctx); close(done) }()
+	log.Info("sending email through SMTP", "server", smtp.String())
+	return m, func() { cancel(); <-done }, nil
 }
 
 // defaultMemoryLimit is the soft memory limit unless GOMEMLIMIT sets one.

@@ -243,7 +243,7 @@ func seedOutbox(t *testing.T, path, key string, n int) {
 		id := strconv.Itoa(i)
 		if _, err := db.QueueEmail(ctx, store.Email{Kind: "test", From: "onboarding@platform.test", To: "c" + id + "@kill.test",
 			Subject: "Email " + id, HTML: "<p>Email " + id + "</p>", Text: "Email " + id,
-			MessageID: "<kill." + id + "@platform.test>"}, store.Event{Kind: "email.queued"}); err != nil {
+			MessageID: "<kill." + id + "@platform.test>"}, store.Event{Kind: store.EventEmailQueued}); err != nil {
 			t.Fatal(err)
 		}
 	}

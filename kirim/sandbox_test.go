@@ -73,8 +73,6 @@ func newEnv(t testing.TB, opts sandbox.Options, copts ...kirim.Option) *env {
 	return &env{sb: sb, srv: srv, client: c, invalid: invalid, http: hc, tr: tr, clock: clk}
 }
 
-func ptr[T any](v T) *T { return &v }
-
 func str(p *string) string {
 	if p == nil {
 		return "<nil>"

@@ -22,6 +22,14 @@ func (s Secret) GoString() string { return `kirim.Secret("[redacted]")` }
 // LogValue hides the secret from slog.
 func (s Secret) LogValue() slog.Value { return slog.StringValue("[redacted]") }
 
+// Str returns the value of one of Kirim's nullable strings: "" for null.
+func Str(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}
+
 // Customer statuses.
 const (
 	CustomerPending   = "pending"

@@ -36,7 +36,7 @@ func queue(t *testing.T, db *store.DB, to, subject string) *store.Email {
 	t.Helper()
 	e, err := db.QueueEmail(context.Background(), store.Email{Kind: "setup_link", To: to, Subject: subject,
 		HTML: "<p>Hello <strong>there</strong></p>", Text: "Hello there", MessageID: "<" + strings.ReplaceAll(subject, " ", "") + "." + to + ">"},
-		store.Event{Kind: "email.queued"})
+		store.Event{Kind: store.EventEmailQueued})
 	if err != nil {
 		t.Fatal(err)
 	}

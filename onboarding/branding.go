@@ -99,7 +99,7 @@ func (s *Service) SaveBranding(ctx context.Context, b store.Branding, actor stri
 	if err := s.db.SaveBranding(ctx, b); err != nil {
 		return err
 	}
-	_, err = s.db.AddEvent(ctx, store.Event{Kind: "settings.branding_changed", Actor: actor})
+	_, err = s.db.AddEvent(ctx, store.Event{Kind: store.EventBrandingChanged, Actor: actor})
 	return err
 }
 
@@ -134,6 +134,6 @@ func (s *Service) SaveLogo(ctx context.Context, data []byte, actor string) error
 	if _, err := s.db.SaveLogo(ctx, ct, data); err != nil {
 		return err
 	}
-	_, err := s.db.AddEvent(ctx, store.Event{Kind: "settings.logo_changed", Actor: actor})
+	_, err := s.db.AddEvent(ctx, store.Event{Kind: store.EventLogoChanged, Actor: actor})
 	return err
 }

@@ -48,8 +48,34 @@ type Mail struct {
 	Renderer Renderer
 }
 
-// SetMail configures email for the workflows.
-func (s *Service) SetMail(m Mail) { s.mail = m }
+// ErrNoSMTP is a send asked for while emails are kept in the dev outbox.
+var ErrNoSMTP = errors.New("onboarding: no SMTP server is configured")
+
+// DevOutbox reports whether emails are kept in the outbox instead of being sent.
+func (s *Service) DevOutbox() bool { return s.mail.DevOutbox }
+
+// wake tells the mail worker that an email is waiting.
+func (s *Service) wake() {
+	if s.mail.Wake != nil && !s.mail.DevOutbox {
+		s.mail.Wake()
+	}
+}
+
+// ResendEmail queues an email again (a failed, held or sent one), with its Message-ID.
+func (s *Service) ResendEmail(ctx context.Context, id int64, actor string) (*store.Email, error) {
+	e, err := s.db.EmailByID(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if s.mail.DevOutbox {
+		return e, ErrNoSMTP
+	}
+	if err := s.db.ResendEmail(ctx, e.ID, actor); err != nil {
+		return e, err
+	}
+	s.wake()
+	return e, nil
+}
 
 // Sender returns the sender name and address of emails.
 func (s *Service) Sender(b store.Branding) (name, addr string) {
@@ -85,10 +111,10 @@ func (s *Service) host() string {
 
 // LogoURL is the public URL of the uploaded logo, versioned by its hash.
 func (s *Service) LogoURL(b store.Branding) string {
-	if b.LogoSHA == "" {
+	if b.LogoPath() == "" {
 		return ""
 	}
-	return s.publicURL + "/brand/logo?v=" + b.LogoSHA[:12]
+	return s.publicURL + b.LogoPath()
 }
 
 // activeLink returns the customer's newest link that is active now, if any.
@@ -143,12 +169,8 @@ func (s *Service) SendLinkEmail(ctx context.Context, customerID int64, fresh boo
 	if err != nil {
 		return nil, err
 	}
-	support := b.SupportEmail
-	if support == "" {
-		support = b.SupportURL
-	}
 	subject, html, text, err := s.mail.Renderer.SetupEmail(ctx, SetupEmail{Locale: c.Locale, Customer: c.Name,
-		LandingURL: s.LandingURL(token), ExpiresAt: link.ExpiresAt, Branding: b, LogoURL: s.LogoURL(b), SupportLine: support})
+		LandingURL: s.LandingURL(token), ExpiresAt: link.ExpiresAt, Branding: b, LogoURL: s.LogoURL(b), SupportLine: b.SupportLine("")})
 	if err != nil {
 		return nil, err
 	}
@@ -160,16 +182,14 @@ func (s *Service) SendLinkEmail(ctx context.Context, customerID int64, fresh boo
 	domain := from[strings.LastIndex(from, "@")+1:]
 	e, err := s.db.QueueEmail(ctx, store.Email{CustomerID: &c.ID, Kind: "setup_link", FromName: fromName, From: from, To: c.Email, Subject: subject,
 		HTML: html, Text: text, MessageID: "<setup." + secret.NewToken(12) + "@" + domain + ">", Status: status},
-		store.Event{Kind: "email.queued", Actor: actor, Detail: map[string]any{"to": c.Email, "link": link.KirimID}})
+		store.Event{Kind: store.EventEmailQueued, Actor: actor, Detail: map[string]any{"to": c.Email, "link": link.KirimID}})
 	if err != nil {
 		return nil, err
 	}
 	if err := s.advance(ctx, c, StageLinkSent); err != nil {
 		return nil, err
 	}
-	if s.mail.Wake != nil && !s.mail.DevOutbox {
-		s.mail.Wake()
-	}
+	s.wake()
 	return e, nil
 }
 
@@ -238,7 +258,7 @@ func (s *Service) recordVisit(ctx context.Context, c *store.Customer, l *store.S
 	if last, ok := s.visits.Load(c.ID); ok && now.Sub(last.(time.Time)) < visitWindow {
 		return nil
 	}
-	added, err := s.db.AddEventOnce(ctx, store.Event{CustomerID: &c.ID, Kind: "landing.opened", Actor: "customer",
+	added, err := s.db.AddEventOnce(ctx, store.Event{CustomerID: &c.ID, Kind: store.EventLandingOpened, Actor: "customer",
 		Detail: map[string]any{"link": l.KirimID, "link_status": status}}, now.Add(-visitWindow))
 	if err != nil {
 		return err
@@ -288,7 +308,7 @@ func (s *Service) Connect(ctx context.Context, token string) (*Departure, error)
 	if _, err := s.db.CountAttempt(ctx, l.ID); err != nil {
 		return nil, err
 	}
-	if _, err := s.db.AddEventOnce(ctx, store.Event{CustomerID: &c.ID, Kind: "landing.clicked", Actor: "customer",
+	if _, err := s.db.AddEventOnce(ctx, store.Event{CustomerID: &c.ID, Kind: store.EventLandingClicked, Actor: "customer",
 		Detail: map[string]any{"link": l.KirimID}}, s.now().Add(-clickWindow)); err != nil {
 		return nil, err
 	}
@@ -333,7 +353,7 @@ func (s *Service) RequestFreshLink(ctx context.Context, token string) (*store.Cu
 		return c, ErrTooSoon
 	}
 	// Recording the request claims the slot: two clicks at once send one link.
-	added, err := s.db.AddEventOnce(ctx, store.Event{CustomerID: &c.ID, Kind: "link.fresh_requested", Actor: "customer",
+	added, err := s.db.AddEventOnce(ctx, store.Event{CustomerID: &c.ID, Kind: store.EventLinkFreshRequested, Actor: "customer",
 		Detail: map[string]any{"link": l.KirimID}}, s.now().Add(-freshLinkGap))
 	if err != nil {
 		return c, err

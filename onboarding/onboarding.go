@@ -68,19 +68,36 @@ type Service struct {
 	all syncAll
 	rec reconcileState
 	// stopping is closed by Close: background waits end early.
-	stopping  chan struct{}
-	closeOnce sync.Once
+	stopping      chan struct{}
+	closeOnce     sync.Once
+	recheckDelays []time.Duration
+}
+
+// Deps is everything the workflows need.
+type Deps struct {
+	DB    *store.DB
+	Kirim *kirim.Client
+	// PublicURL is where browsers reach the portal (redirect URLs given to Kirim,
+	// landing links).
+	PublicURL string
+	Log       *slog.Logger
+	Mail      Mail
 	// RecheckDelays are the waits before each new look at an account still onboarding
-	// after a signup (tests shorten them).
+	// after a signup; nil takes the defaults (tests shorten them).
 	RecheckDelays []time.Duration
 }
 
-// New returns the workflows over a store and a Kirim client. publicURL is where
-// browsers reach the portal (redirect URLs given to Kirim, landing links).
-func New(db *store.DB, kc *kirim.Client, publicURL string, log *slog.Logger) *Service {
-	s := &Service{db: db, kirim: kc, publicURL: strings.TrimRight(publicURL, "/"), log: log,
-		stopping: make(chan struct{}), RecheckDelays: recheckDelays}
-	s.now = func() time.Time { return db.Now() } // one clock with the store, for tests
+// New returns the workflows over their dependencies.
+func New(d Deps) *Service {
+	s := &Service{db: d.DB, kirim: d.Kirim, publicURL: strings.TrimRight(d.PublicURL, "/"), log: d.Log, mail: d.Mail,
+		stopping: make(chan struct{}), recheckDelays: d.RecheckDelays}
+	if s.recheckDelays == nil {
+		s.recheckDelays = recheckDelays
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	s.now = func() time.Time { return d.DB.Now() } // one clock with the store, for tests
 	return s
 }
 
@@ -116,6 +133,8 @@ type CustomerInput struct {
 	TeamID   string
 	Locale   string
 	Metadata []MetaPair
+	// SendLink asks CreateCustomer to email the new customer a setup link.
+	SendLink bool
 }
 
 // Limits mirrored from Kirim, so that bad input is caught before it travels.
@@ -154,8 +173,11 @@ func (in *CustomerInput) Validate() FieldErrors {
 	case n > maxName:
 		errs["name"] = fmt.Sprintf("Use at most %d characters (this is %d).", maxName, n)
 	}
-	if in.Email != "" && !ValidEmail(in.Email) {
+	switch {
+	case in.Email != "" && !ValidEmail(in.Email):
 		errs["email"] = "Enter an email address like owner@example.com."
+	case in.Email == "" && in.SendLink:
+		errs["email"] = "Enter an email address to send the setup link to."
 	}
 	if utf8.RuneCountInString(in.TeamID) > maxTeamID {
 		errs["team_id"] = fmt.Sprintf("Use at most %d characters.", maxTeamID)
@@ -199,16 +221,35 @@ func ValidEmail(s string) bool {
 }
 
 func mirror(c *kirim.Customer) store.CustomerMirror {
-	return store.CustomerMirror{KirimID: c.ID, Name: c.Name, Email: c.Email, Status: c.Status, Metadata: c.Metadata,
+	return store.CustomerMirror{KirimID: c.ID, Name: c.Name, Email: kirim.Str(c.Email), Status: c.Status, Metadata: c.Metadata,
 		TeamID: c.TeamID, ArchivedAt: c.ArchivedAt, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
 }
 
-// CreateCustomer creates the customer in Kirim, then mirrors it. formKey comes from the
-// form, and the Idempotency-Key is the form key with a digest of the request: the same
-// form sent again (after a timeout, say) replays Kirim's first answer, and a corrected
-// form gets a key of its own, but only once the earlier attempt's outcome is known. One
-// form makes at most one customer.
+// SendError is a customer created, whose setup-link email (asked for with SendLink)
+// could not be queued.
+type SendError struct{ Err error }
+
+func (e *SendError) Error() string { return "onboarding: customer created, email not sent: " + e.Err.Error() }
+func (e *SendError) Unwrap() error { return e.Err }
+
+// CreateCustomer creates the customer in Kirim, mirrors it and, with SendLink, emails
+// it a setup link. When only the email fails, the customer is returned with a
+// *SendError. formKey comes from the form, and the Idempotency-Key is the form key with
+// a digest of the request: the same form sent again (after a timeout, say) replays
+// Kirim's first answer, and a corrected form gets a key of its own, but only once the
+// earlier attempt's outcome is known. One form makes at most one customer.
 func (s *Service) CreateCustomer(ctx context.Context, in CustomerInput, formKey, actor string) (*store.Customer, error) {
+	c, err := s.createCustomer(ctx, in, formKey, actor)
+	if err != nil || !in.SendLink {
+		return c, err
+	}
+	if _, err := s.SendLinkEmail(ctx, c.ID, false, actor); err != nil {
+		return c, &SendError{err}
+	}
+	return c, nil
+}
+
+func (s *Service) createCustomer(ctx context.Context, in CustomerInput, formKey, actor string) (*store.Customer, error) {
 	in.Normalize()
 	if errs := in.Validate(); len(errs) > 0 {
 		return nil, &InvalidError{errs}
@@ -252,7 +293,7 @@ func (s *Service) CreateCustomer(ctx context.Context, in CustomerInput, formKey,
 	if err != nil {
 		return nil, errors.Join(err, s.db.FailIntent(ctx, key, err.Error(), !kirim.OutcomeUnknown(err)))
 	}
-	return s.db.CreateCustomer(ctx, mirror(kc), in.Locale, key, store.Event{Kind: "customer.created", Actor: actor,
+	return s.db.CreateCustomer(ctx, mirror(kc), in.Locale, key, store.Event{Kind: store.EventCustomerCreated, Actor: actor,
 		Detail: map[string]any{"name": kc.Name}})
 }
 
@@ -276,7 +317,7 @@ func (s *Service) settleCreate(ctx context.Context, it *store.Intent, locale, ac
 		}
 		return nil, err
 	}
-	return s.db.CreateCustomer(ctx, mirror(kc), locale, it.Key, store.Event{Kind: "customer.created", Actor: actor,
+	return s.db.CreateCustomer(ctx, mirror(kc), locale, it.Key, store.Event{Kind: store.EventCustomerCreated, Actor: actor,
 		Detail: map[string]any{"name": kc.Name}})
 }
 
@@ -309,10 +350,12 @@ func (s *Service) UpdateCustomer(ctx context.Context, id int64, in CustomerInput
 	if err != nil {
 		return nil, err
 	}
-	if err := s.db.UpdateCustomerMirror(ctx, id, mirror(kc), &store.Event{Kind: "customer.updated", Actor: actor}); err != nil {
-		return nil, err
-	}
-	if err := s.db.SetCustomerLocale(ctx, id, in.Locale); err != nil {
+	if err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		if err := tx.UpdateCustomerMirror(ctx, id, mirror(kc), &store.Event{Kind: store.EventCustomerUpdated, Actor: actor}); err != nil {
+			return err
+		}
+		return tx.SetCustomerLocale(ctx, id, in.Locale)
+	}); err != nil {
 		return nil, err
 	}
 	return s.db.CustomerByID(ctx, id)
@@ -320,7 +363,7 @@ func (s *Service) UpdateCustomer(ctx context.Context, id int64, in CustomerInput
 
 // Suspend freezes a customer in Kirim.
 func (s *Service) Suspend(ctx context.Context, id int64, actor string) error {
-	return s.setStatus(ctx, id, kirim.CustomerSuspended, "customer.suspended", actor)
+	return s.setStatus(ctx, id, kirim.CustomerSuspended, store.EventCustomerSuspended, actor)
 }
 
 // Unsuspend lifts a suspension: the customer is active again if it has a connected
@@ -336,14 +379,14 @@ func (s *Service) Unsuspend(ctx context.Context, id int64, actor string) error {
 	}
 	status := kirim.CustomerPending
 	for _, a := range kc.WhatsappAccounts {
-		if a.Status == "connected" {
+		if a.Status == kirim.AccountConnected {
 			status = kirim.CustomerActive
 		}
 	}
-	return s.setStatus(ctx, id, status, "customer.unsuspended", actor)
+	return s.setStatus(ctx, id, status, store.EventCustomerUnsuspended, actor)
 }
 
-func (s *Service) setStatus(ctx context.Context, id int64, status, event, actor string) error {
+func (s *Service) setStatus(ctx context.Context, id int64, status string, event store.EventKind, actor string) error {
 	c, err := s.db.CustomerByID(ctx, id)
 	if err != nil {
 		return err
@@ -369,7 +412,7 @@ func (s *Service) Archive(ctx context.Context, id int64, actor string) error {
 		return err
 	}
 	now := s.now()
-	if err := s.db.SetCustomerStatus(ctx, id, kirim.CustomerArchived, &now, store.Event{Kind: "customer.archived", Actor: actor}); err != nil {
+	if err := s.db.SetCustomerStatus(ctx, id, kirim.CustomerArchived, &now, store.Event{Kind: store.EventCustomerArchived, Actor: actor}); err != nil {
 		return err
 	}
 	_, err = s.RefreshCustomer(ctx, id, "archive")
@@ -395,9 +438,9 @@ func (s *Service) LandingURL(token string) string { return s.publicURL + "/onboa
 // mirror: the key is kept hashed only.
 func (s *Service) maskReturnKey(u *string) string {
 	prefix := s.publicURL + "/onboard/r/"
-	rest, ok := strings.CutPrefix(deref(u), prefix)
+	rest, ok := strings.CutPrefix(kirim.Str(u), prefix)
 	if !ok {
-		return deref(u)
+		return kirim.Str(u)
 	}
 	if _, tail, ok := strings.Cut(rest, "/"); ok {
 		return prefix + store.MaskedReturnKey + "/" + tail
@@ -440,34 +483,39 @@ func (s *Service) IssueLink(ctx context.Context, customerID int64, hours int, ac
 		return nil, errors.Join(err, s.db.FailIntent(ctx, key, err.Error(), !kirim.OutcomeUnknown(err)))
 	}
 	s.learnInternalID(ctx, c, kl.CustomerID)
-	l, err := s.db.CreateSetupLink(ctx, customerID, store.NewSetupLink{
-		KirimID: kl.ID, Status: kl.Status, TokenLast4: kl.TokenLast4, ExpiresAt: kl.ExpiresAt,
-		SuccessRedirectURL: s.maskReturnKey(kl.SuccessRedirectURL), FailureRedirectURL: s.maskReturnKey(kl.FailureRedirectURL),
-		KirimCreatedAt: kl.CreatedAt, SetupURL: kl.SetupURL.Reveal(), LandingToken: landing, ReturnKey: returnKey,
-	}, store.Event{Kind: "link.issued", Actor: actor, Detail: map[string]any{"link": kl.ID, "expires_at": kl.ExpiresAt, "last4": kl.TokenLast4}})
+	var id int64
+	err = s.db.InTx(ctx, func(tx *store.Tx) error {
+		var err error
+		if id, err = tx.CreateSetupLink(ctx, customerID, store.NewSetupLink{
+			KirimID: kl.ID, Status: kl.Status, TokenLast4: kl.TokenLast4, ExpiresAt: kl.ExpiresAt,
+			SuccessRedirectURL: s.maskReturnKey(kl.SuccessRedirectURL), FailureRedirectURL: s.maskReturnKey(kl.FailureRedirectURL),
+			KirimCreatedAt: kl.CreatedAt, SetupURL: kl.SetupURL.Reveal(), LandingToken: landing, ReturnKey: returnKey,
+		}, store.Event{Kind: store.EventLinkIssued, Actor: actor, Detail: map[string]any{"link": kl.ID, "expires_at": kl.ExpiresAt, "last4": kl.TokenLast4}}); err != nil {
+			return err
+		}
+		if err := tx.FinishIntent(ctx, key, kl.ID); err != nil {
+			return err
+		}
+		return advance(ctx, tx, c, StageLinkIssued)
+	})
 	if err != nil {
 		return nil, err
 	}
-	s.db.FinishIntent(ctx, key, kl.ID)
-	if err := s.advance(ctx, c, StageLinkIssued); err != nil {
-		return nil, err
-	}
-	return l, nil
+	return s.db.SetupLinkByID(ctx, id)
 }
 
-func deref(p *string) string {
-	if p == nil {
-		return ""
-	}
-	return *p
-}
 
 // advance moves a customer's stage forward (never back, except out of failed).
-func (s *Service) advance(ctx context.Context, c *store.Customer, stage string) error {
+func advance(ctx context.Context, tx *store.Tx, c *store.Customer, stage string) error {
 	if c.Stage != StageFailed && slices.Index(Stages, stage) <= slices.Index(Stages, c.Stage) {
 		return nil
 	}
-	return s.db.SetCustomerStage(ctx, c.ID, stage, "")
+	return tx.SetCustomerStage(ctx, c.ID, stage, "")
+}
+
+// advance moves a customer's stage forward in a transaction of its own.
+func (s *Service) advance(ctx context.Context, c *store.Customer, stage string) error {
+	return s.db.InTx(ctx, func(tx *store.Tx) error { return advance(ctx, tx, c, stage) })
 }
 
 func (s *Service) ownLink(ctx context.Context, customerID, linkID int64) (*store.Customer, *store.SetupLink, error) {
@@ -497,7 +545,7 @@ func (s *Service) RevokeLink(ctx context.Context, customerID, linkID int64, acto
 	}
 	return s.db.UpdateSetupLinkMirror(ctx, l.ID, store.LinkMirror{Status: kirim.LinkRevoked,
 		SuccessRedirectURL: l.SuccessRedirectURL, FailureRedirectURL: l.FailureRedirectURL},
-		&store.Event{Kind: "link.revoked", Actor: actor, Detail: map[string]any{"link": l.KirimID}})
+		&store.Event{Kind: store.EventLinkRevoked, Actor: actor, Detail: map[string]any{"link": l.KirimID}})
 }
 
 // UpdateLinkRedirects changes where Kirim sends the customer back to, while the link is
@@ -533,7 +581,7 @@ func (s *Service) UpdateLinkRedirects(ctx context.Context, customerID, linkID in
 	}
 	return s.db.UpdateSetupLinkMirror(ctx, l.ID, store.LinkMirror{Status: kl.Status, ConsumedAt: kl.ConsumedAt,
 		SuccessRedirectURL: s.maskReturnKey(kl.SuccessRedirectURL), FailureRedirectURL: s.maskReturnKey(kl.FailureRedirectURL)},
-		&store.Event{Kind: "link.redirects_changed", Actor: actor, Detail: map[string]any{"link": l.KirimID}})
+		&store.Event{Kind: store.EventLinkRedirectsChanged, Actor: actor, Detail: map[string]any{"link": l.KirimID}})
 }
 
 // RefreshLinks brings the mirror of a customer's links in line with Kirim.
@@ -568,8 +616,9 @@ func (s *Service) mirrorLinks(ctx context.Context, c *store.Customer, remote []k
 			continue
 		}
 		var ev *store.Event
-		if l.Status == kirim.LinkActive && (r.Status == kirim.LinkExpired || r.Status == kirim.LinkRevoked) {
-			ev = &store.Event{Kind: "link." + r.Status, Detail: map[string]any{"link": r.ID}}
+		if ended := map[string]store.EventKind{kirim.LinkExpired: store.EventLinkExpired, kirim.LinkRevoked: store.EventLinkRevoked}[r.Status]; ended != "" &&
+			l.Status == kirim.LinkActive {
+			ev = &store.Event{Kind: ended, Detail: map[string]any{"link": r.ID}}
 		}
 		if err := s.db.UpdateSetupLinkMirror(ctx, l.ID, store.LinkMirror{Status: r.Status, ConsumedAt: r.ConsumedAt,
 			SuccessRedirectURL: s.maskReturnKey(r.SuccessRedirectURL), FailureRedirectURL: s.maskReturnKey(r.FailureRedirectURL)}, ev); err != nil {

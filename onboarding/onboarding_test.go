@@ -64,7 +64,8 @@ func newEnv(t *testing.T, variant ...sandbox.Variant) *env {
 
 // service returns the workflows as a portal at publicURL runs them.
 func (e *env) service(publicURL string) *onboarding.Service {
-	return onboarding.New(e.db, e.kc, publicURL, slog.New(slog.DiscardHandler))
+	return onboarding.New(onboarding.Deps{DB: e.db, Kirim: e.kc, PublicURL: publicURL, Log: slog.New(slog.DiscardHandler),
+		Mail: onboarding.Mail{DevOutbox: true, Renderer: testRenderer{}}})
 }
 
 // setFault puts f between the portal and Kirim (nil removes it).
@@ -254,7 +255,7 @@ func TestReconcile10k(t *testing.T) {
 	defer func() { srv.Close(); sb.Close() }()
 	sb.SeedCustomers(10_000, "Seeded Store")
 	kc, _ := kirim.New(srv.URL+"/v1", "k", kirim.WithRetries(0, 0)) // default pacing; a 429 would fail
-	svc := onboarding.New(db, kc, "https://portal.example.com", slog.New(slog.DiscardHandler))
+	svc := onboarding.New(onboarding.Deps{DB: db, Kirim: kc, PublicURL: "https://portal.example.com"})
 	sb.ResetCalls()
 	start := time.Now()
 	rep, err := svc.Reconcile(ctx)
@@ -376,4 +377,11 @@ func checkDeliveries(t *testing.T, e *env, when string) {
 			t.Fatalf("%s: a delivery Kirim signs fails the portal's check: %v", when, err)
 		}
 	}
+}
+
+// testRenderer renders emails plainly (web renders them with the templ views).
+type testRenderer struct{}
+
+func (testRenderer) SetupEmail(_ context.Context, e onboarding.SetupEmail) (subject, html, text string, err error) {
+	return "Connect " + e.Customer, "<a href=\"" + e.LandingURL + "\">Connect</a>", "Connect: " + e.LandingURL, nil
 }

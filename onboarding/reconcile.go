@@ -104,7 +104,7 @@ func (s *Service) reconcile(ctx context.Context, rep *ReconcileReport) error {
 		return err
 	}
 	rep.Accounts = len(accounts)
-	changes, err := s.db.SyncAccounts(ctx, accountMirrors(accounts))
+	changes, err := s.mirrorAccounts(ctx, accounts)
 	if err != nil {
 		return err
 	}
@@ -188,7 +188,7 @@ func (s *Service) ApplyWebhook(ctx context.Context, ev kirim.WebhookEvent) error
 	if err != nil {
 		return err
 	}
-	if _, err := s.db.AddEvent(ctx, store.Event{CustomerID: &c.ID, Kind: "webhook.received", Actor: "kirim", Key: ev.ID,
+	if _, err := s.db.AddEvent(ctx, store.Event{CustomerID: &c.ID, Kind: store.EventWebhookReceived, Actor: "kirim", Key: ev.ID,
 		Detail: map[string]any{"type": ev.Type, "event": ev.ID}}); err != nil {
 		return err
 	}
@@ -240,7 +240,7 @@ var recheckDelays = []time.Duration{2 * time.Second, 5 * time.Second, 15 * time.
 // until none is onboarding.
 func (s *Service) recheckOnboarding(customerID int64) {
 	s.Track(func() {
-		for _, d := range s.RecheckDelays {
+		for _, d := range s.recheckDelays {
 			select {
 			case <-s.stopping:
 				return
@@ -311,7 +311,7 @@ func (s *Service) RegisterWebhook(ctx context.Context, actor string) error {
 	if err := s.db.FinishIntent(ctx, key, sub.ID); err != nil {
 		return err
 	}
-	if _, err := s.db.AddEvent(ctx, store.Event{Kind: "settings.webhook_registered", Actor: actor, Detail: map[string]any{"subscription": sub.ID}}); err != nil {
+	if _, err := s.db.AddEvent(ctx, store.Event{Kind: store.EventWebhookRegistered, Actor: actor, Detail: map[string]any{"subscription": sub.ID}}); err != nil {
 		return err
 	}
 	return s.deleteReplacedWebhooks(ctx)

@@ -100,7 +100,7 @@ func (s *Service) VerifySuccess(ctx context.Context, returnKey string, q ReturnQ
 		return ret, nil
 	}
 	accounts = ownAccounts(accounts, c.KirimID)
-	changes, err := s.db.SyncAccounts(ctx, accountMirrors(accounts))
+	changes, err := s.mirrorAccounts(ctx, accounts)
 	if err != nil {
 		return nil, err
 	}
@@ -113,8 +113,8 @@ func (s *Service) VerifySuccess(ctx context.Context, returnKey string, q ReturnQ
 			return nil, err
 		}
 	}
-	if _, err := s.db.AddEvent(ctx, store.Event{CustomerID: &c.ID, Kind: "signup.succeeded", Actor: "customer", Key: l.KirimID,
-		Detail: map[string]any{"link": l.KirimID, "phone_number": deref(connected.PhoneNumber)}}); err != nil {
+	if _, err := s.db.AddEvent(ctx, store.Event{CustomerID: &c.ID, Kind: store.EventSignupSucceeded, Actor: "customer", Key: l.KirimID,
+		Detail: map[string]any{"link": l.KirimID, "phone_number": kirim.Str(connected.PhoneNumber)}}); err != nil {
 		return nil, err
 	}
 	if err := s.afterAccountChanges(ctx, changes, "connected"); err != nil {
@@ -123,7 +123,7 @@ func (s *Service) VerifySuccess(ctx context.Context, returnKey string, q ReturnQ
 	ret.State = ReturnConnected
 	if list, err := s.db.Accounts(ctx, c.ID); err == nil {
 		for _, a := range list {
-			if a.PhoneNumberID == deref(connected.PhoneNumberID) {
+			if a.PhoneNumberID == kirim.Str(connected.PhoneNumberID) {
 				ret.Account = a
 			}
 		}
@@ -155,10 +155,10 @@ func pickAccount(accounts []kirim.Account, changes []store.AccountChange, hint s
 	var fresh, any *kirim.Account
 	for i := range accounts {
 		a := &accounts[i]
-		if a.Status != kirim.AccountConnected || deref(a.PhoneNumberID) == "" {
+		if a.Status != kirim.AccountConnected || kirim.Str(a.PhoneNumberID) == "" {
 			continue
 		}
-		if hint != "" && (a.ID == hint || deref(a.PhoneNumberID) == hint) {
+		if hint != "" && (a.ID == hint || kirim.Str(a.PhoneNumberID) == hint) {
 			return a
 		}
 		for _, ch := range changes {
@@ -187,7 +187,7 @@ func (s *Service) MarkUnconfirmed(ctx context.Context, returnKey string, q Retur
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.db.AddEventOnce(ctx, store.Event{CustomerID: &c.ID, Kind: "signup.unconfirmed", Actor: "customer",
+	if _, err := s.db.AddEventOnce(ctx, store.Event{CustomerID: &c.ID, Kind: store.EventSignupUnconfirmed, Actor: "customer",
 		Detail: map[string]any{"link": l.KirimID, "next_step": "Check the customer's accounts in Kirim, then refresh them here."}},
 		s.now().Add(-time.Hour)); err != nil {
 		return nil, err
@@ -265,7 +265,7 @@ func (s *Service) RecordFailure(ctx context.Context, returnKey string, q ReturnQ
 	if known := KnownReason(code); known != "" {
 		next = FailureNextSteps[known]
 	}
-	id, err := s.db.AddEvent(ctx, store.Event{CustomerID: &c.ID, Kind: "signup.failed", Actor: "customer",
+	id, err := s.db.AddEvent(ctx, store.Event{CustomerID: &c.ID, Kind: store.EventSignupFailed, Actor: "customer",
 		Key:    l.KirimID + "/" + code + "/" + strconv.Itoa(l.Attempts),
 		Detail: map[string]any{"link": l.KirimID, "reason": code, "next_step": next}})
 	if err != nil {
@@ -293,13 +293,47 @@ func (s *Service) RecordFailure(ctx context.Context, returnKey string, q ReturnQ
 		LinkUsable: LinkStatus(l, s.now()) == kirim.LinkActive}, nil
 }
 
-func accountMirrors(accounts []kirim.Account) []store.AccountMirror {
-	out := make([]store.AccountMirror, 0, len(accounts))
-	for _, a := range accounts {
-		out = append(out, store.AccountMirror{KirimID: a.ID, PhoneNumberID: deref(a.PhoneNumberID), PhoneNumber: deref(a.PhoneNumber),
-			Name: deref(a.Name), Status: a.Status, KirimCustomerID: deref(a.CustomerID)})
+// mirrorAccounts stores what Kirim says of these accounts, in one transaction, and puts
+// each change on its customer's timeline (account.connected once per account). It
+// returns the accounts that changed.
+func (s *Service) mirrorAccounts(ctx context.Context, accounts []kirim.Account) ([]store.AccountChange, error) {
+	var changes []store.AccountChange
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		changes = nil
+		for _, a := range accounts {
+			ch, ok, err := tx.MirrorAccount(ctx, store.AccountMirror{KirimID: a.ID, PhoneNumberID: kirim.Str(a.PhoneNumberID),
+				PhoneNumber: kirim.Str(a.PhoneNumber), Name: kirim.Str(a.Name), Status: a.Status, KirimCustomerID: kirim.Str(a.CustomerID)})
+			if err != nil {
+				return err
+			}
+			if !ok || !ch.Changed {
+				continue
+			}
+			changes = append(changes, ch)
+			if ev := accountEvent(ch); ev != nil && ch.Account.CustomerID != nil {
+				ev.CustomerID = ch.Account.CustomerID
+				if _, err := tx.AddEvent(ctx, *ev); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	return changes, err
+}
+
+// accountEvent is the timeline's word for an account change.
+func accountEvent(ch store.AccountChange) *store.Event {
+	a := ch.Account
+	switch {
+	case a.Status == kirim.AccountConnected && (ch.New || ch.FromStatus != kirim.AccountConnected):
+		return &store.Event{Kind: store.EventAccountConnected, Detail: map[string]any{"phone_number": a.PhoneNumber, "phone_number_id": a.PhoneNumberID}}
+	case !ch.New && ch.FromStatus != a.Status:
+		return &store.Event{Kind: store.EventAccountStatusChanged, Detail: map[string]any{"phone_number": a.PhoneNumber, "from": ch.FromStatus, "to": a.Status}}
+	case ch.New:
+		return &store.Event{Kind: store.EventAccountAdded, Detail: map[string]any{"phone_number": a.PhoneNumber, "status": a.Status}}
 	}
-	return out
+	return nil
 }
 
 // afterAccountChanges moves the stage of customers whose account just connected and
@@ -349,7 +383,7 @@ func (s *Service) RefreshCustomer(ctx context.Context, customerID int64, trigger
 		return false, err
 	}
 	accounts = ownAccounts(accounts, c.KirimID)
-	changes, err := s.db.SyncAccounts(ctx, accountMirrors(accounts))
+	changes, err := s.mirrorAccounts(ctx, accounts)
 	if err != nil {
 		return false, err
 	}

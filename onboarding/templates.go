@@ -21,7 +21,7 @@ func (s *Service) SyncTemplates(ctx context.Context, accountID int64, trigger st
 	if err != nil {
 		return err
 	}
-	if a.PhoneNumberID == "" || a.Status != "connected" {
+	if a.PhoneNumberID == "" || a.Status != kirim.AccountConnected {
 		return ErrNotConnected
 	}
 	syncID, err := s.db.StartTemplateSync(ctx, accountID, trigger)
@@ -118,7 +118,7 @@ func (s *Service) StartSyncAll(actor string) bool {
 	go func() {
 		defer s.bg.Done()
 		ctx := context.Background()
-		accounts, err := s.db.AccountsByStatus(ctx, "connected")
+		accounts, err := s.db.AccountsByStatus(ctx, kirim.AccountConnected)
 		s.all.mu.Lock()
 		s.all.p.Total = len(accounts)
 		s.all.mu.Unlock()

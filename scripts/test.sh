@@ -35,8 +35,10 @@ step "gofmt"
 bad=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.tools/*'))
 if [ -n "$bad" ]; then echo "gofmt would change:"; echo "$bad"; exit 1; fi
 
-step "go vet"
+step "go vet, staticcheck, go mod tidy"
 go vet ./...
+go tool staticcheck ./...
+go mod tidy -diff
 
 step "go test (race detector on)"
 go test -race -count=1 -timeout 20m ./...

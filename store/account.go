@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -36,11 +37,14 @@ type AccountMirror struct {
 	OnboardedAt     *time.Time
 }
 
-// AccountChange is what SyncAccounts changed.
+// AccountChange is what MirrorAccount did to an account.
 type AccountChange struct {
 	Account    *Account
 	New        bool
 	FromStatus string
+	// Changed is true when the account is new, its status moved, or it got its
+	// phone_number_id.
+	Changed bool
 }
 
 const accountColumns = `a.id, a.kirim_id, a.phone_number_id, a.customer_id, a.kirim_customer_id, a.phone_number, a.name,
@@ -88,20 +92,12 @@ func (db *DB) AccountsByStatus(ctx context.Context, statuses ...string) ([]*Acco
 	if len(statuses) == 0 {
 		return nil, nil
 	}
-	q := "a.status IN (?" + repeat(",?", len(statuses)-1) + ")"
+	q := "a.status IN (?" + strings.Repeat(",?", len(statuses)-1) + ")"
 	args := make([]any, len(statuses))
 	for i, s := range statuses {
 		args[i] = s
 	}
 	return db.accounts(ctx, q, args...)
-}
-
-func repeat(s string, n int) string {
-	out := ""
-	for range n {
-		out += s
-	}
-	return out
 }
 
 // AccountByID returns one account.
@@ -116,91 +112,61 @@ func (db *DB) AccountByID(ctx context.Context, id int64) (*Account, error) {
 	return list[0], nil
 }
 
-// SyncAccounts brings the mirror of these accounts in line with Kirim in one
-// transaction: new accounts are added, changed ones updated, and each change becomes an
-// event on its customer's timeline (account.connected once per account). Accounts
-// Kirim knows neither by id nor by phone_number_id yet are skipped.
-func (db *DB) SyncAccounts(ctx context.Context, ms []AccountMirror) ([]AccountChange, error) {
-	var changes []AccountChange
-	var ids []int64
-	err := db.tx(ctx, func(tx *sql.Tx) error {
-		now := db.now()
-		for _, m := range ms {
-			if m.KirimID == "" && m.PhoneNumberID == "" {
-				continue
-			}
-			var customerID *int64
-			if m.KirimCustomerID != "" {
-				var id int64
-				err := tx.QueryRowContext(ctx, `SELECT id FROM customers WHERE kirim_id = ?`, m.KirimCustomerID).Scan(&id)
-				if err == nil {
-					customerID = &id
-				} else if !errors.Is(err, sql.ErrNoRows) {
-					return err
-				}
-			}
-			var id int64
-			var oldStatus string
-			var oldPhone sql.NullString
-			err := tx.QueryRowContext(ctx, `SELECT id, status, phone_number_id FROM whatsapp_accounts
-				WHERE (kirim_id = ? AND ? <> '') OR (phone_number_id = ? AND ? <> '') LIMIT 1`,
-				m.KirimID, m.KirimID, m.PhoneNumberID, m.PhoneNumberID).Scan(&id, &oldStatus, &oldPhone)
-			isNew := errors.Is(err, sql.ErrNoRows)
-			if err != nil && !isNew {
-				return err
-			}
-			if isNew {
-				res, err := tx.ExecContext(ctx, `INSERT INTO whatsapp_accounts (kirim_id, phone_number_id, customer_id, kirim_customer_id,
-					phone_number, name, status, onboarded_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-					nullString(m.KirimID), nullString(m.PhoneNumberID), customerID, nullString(m.KirimCustomerID),
-					nullString(m.PhoneNumber), nullString(m.Name), m.Status, nullTimeArg(m.OnboardedAt), now, now)
-				if err != nil {
-					return err
-				}
-				id, _ = res.LastInsertId()
-			} else {
-				_, err := tx.ExecContext(ctx, `UPDATE whatsapp_accounts SET kirim_id = coalesce(?, kirim_id),
-					phone_number_id = coalesce(?, phone_number_id), customer_id = coalesce(?, customer_id),
-					kirim_customer_id = coalesce(?, kirim_customer_id), phone_number = coalesce(?, phone_number),
-					name = coalesce(?, name), status = ?, onboarded_at = coalesce(?, onboarded_at), updated_at = ? WHERE id = ?`,
-					nullString(m.KirimID), nullString(m.PhoneNumberID), customerID, nullString(m.KirimCustomerID),
-					nullString(m.PhoneNumber), nullString(m.Name), m.Status, nullTimeArg(m.OnboardedAt), now, id)
-				if err != nil {
-					return err
-				}
-				if oldStatus == m.Status && (oldPhone.String != "" || m.PhoneNumberID == "") {
-					continue
-				}
-			}
-			var ev *Event
-			switch {
-			case m.Status == "connected" && (isNew || oldStatus != "connected"):
-				ev = &Event{Kind: "account.connected", Detail: map[string]any{"phone_number": m.PhoneNumber, "phone_number_id": m.PhoneNumberID}}
-			case !isNew && oldStatus != m.Status:
-				ev = &Event{Kind: "account.status_changed", Detail: map[string]any{"phone_number": m.PhoneNumber, "from": oldStatus, "to": m.Status}}
-			case isNew:
-				ev = &Event{Kind: "account.added", Detail: map[string]any{"phone_number": m.PhoneNumber, "status": m.Status}}
-			}
-			if ev != nil && customerID != nil {
-				ev.CustomerID = customerID
-				if _, err := db.addEvent(ctx, tx, *ev); err != nil {
-					return err
-				}
-			}
-			changes = append(changes, AccountChange{New: isNew, FromStatus: oldStatus})
-			ids = append(ids, id)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("store: sync accounts: %w", err)
+// MirrorAccount stores what Kirim says of an account: a new one is added, a known one
+// (by Kirim's id, else its phone_number_id) updated. An account Kirim names by neither
+// yet is skipped (ok false). The change tells what was there before; Changed is false
+// when nothing that matters moved.
+func (tx *Tx) MirrorAccount(ctx context.Context, m AccountMirror) (ch AccountChange, ok bool, err error) {
+	if m.KirimID == "" && m.PhoneNumberID == "" {
+		return AccountChange{}, false, nil
 	}
-	for i := range changes {
-		a, err := db.AccountByID(ctx, ids[i])
+	now := tx.db.now()
+	var customerID *int64
+	if m.KirimCustomerID != "" {
+		var id int64
+		err := tx.tx.QueryRowContext(ctx, `SELECT id FROM customers WHERE kirim_id = ?`, m.KirimCustomerID).Scan(&id)
+		if err == nil {
+			customerID = &id
+		} else if !errors.Is(err, sql.ErrNoRows) {
+			return ch, false, fmt.Errorf("store: mirror account: %w", err)
+		}
+	}
+	var id int64
+	var oldPhone sql.NullString
+	err = tx.tx.QueryRowContext(ctx, `SELECT id, status, phone_number_id FROM whatsapp_accounts
+		WHERE (kirim_id = ? AND ? <> '') OR (phone_number_id = ? AND ? <> '') LIMIT 1`,
+		m.KirimID, m.KirimID, m.PhoneNumberID, m.PhoneNumberID).Scan(&id, &ch.FromStatus, &oldPhone)
+	ch.New = errors.Is(err, sql.ErrNoRows)
+	if err != nil && !ch.New {
+		return ch, false, fmt.Errorf("store: mirror account: %w", err)
+	}
+	if ch.New {
+		res, err := tx.tx.ExecContext(ctx, `INSERT INTO whatsapp_accounts (kirim_id, phone_number_id, customer_id, kirim_customer_id,
+			phone_number, name, status, onboarded_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			nullString(m.KirimID), nullString(m.PhoneNumberID), customerID, nullString(m.KirimCustomerID),
+			nullString(m.PhoneNumber), nullString(m.Name), m.Status, nullTimeArg(m.OnboardedAt), now, now)
 		if err != nil {
-			return nil, err
+			return ch, false, fmt.Errorf("store: mirror account: %w", err)
 		}
-		changes[i].Account = a
+		id, _ = res.LastInsertId()
+	} else if _, err := tx.tx.ExecContext(ctx, `UPDATE whatsapp_accounts SET kirim_id = coalesce(?, kirim_id),
+		phone_number_id = coalesce(?, phone_number_id), customer_id = coalesce(?, customer_id),
+		kirim_customer_id = coalesce(?, kirim_customer_id), phone_number = coalesce(?, phone_number),
+		name = coalesce(?, name), status = ?, onboarded_at = coalesce(?, onboarded_at), updated_at = ? WHERE id = ?`,
+		nullString(m.KirimID), nullString(m.PhoneNumberID), customerID, nullString(m.KirimCustomerID),
+		nullString(m.PhoneNumber), nullString(m.Name), m.Status, nullTimeArg(m.OnboardedAt), now, id); err != nil {
+		return ch, false, fmt.Errorf("store: mirror account: %w", err)
 	}
-	return changes, nil
+	ch.Changed = ch.New || ch.FromStatus != m.Status || (oldPhone.String == "" && m.PhoneNumberID != "")
+	ch.Account, err = tx.accountByID(ctx, id)
+	return ch, true, err
+}
+
+func (tx *Tx) accountByID(ctx context.Context, id int64) (*Account, error) {
+	a, err := scanAccount(tx.tx.QueryRowContext(ctx, `SELECT `+accountColumns+` FROM whatsapp_accounts a
+		LEFT JOIN customers c ON c.id = a.customer_id WHERE a.id = ?`, id))
+	if err != nil {
+		return nil, fmt.Errorf("store: account: %w", err)
+	}
+	return a, nil
 }

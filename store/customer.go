@@ -42,9 +42,10 @@ type Customer struct {
 
 // CustomerMirror is what Kirim says about a customer.
 type CustomerMirror struct {
-	KirimID    string
-	Name       string
-	Email      *string
+	KirimID string
+	Name    string
+	// Email is empty when Kirim has none.
+	Email      string
 	Status     string
 	Metadata   map[string]any
 	TeamID     string
@@ -183,36 +184,42 @@ func (db *DB) CreateCustomer(ctx context.Context, m CustomerMirror, locale, inte
 // answer older than what the mirror holds (by Kirim's updated_at) changes nothing: a
 // slow read must not undo a newer webhook.
 func (db *DB) UpdateCustomerMirror(ctx context.Context, id int64, m CustomerMirror, ev *Event) error {
+	return db.InTx(ctx, func(tx *Tx) error { return tx.UpdateCustomerMirror(ctx, id, m, ev) })
+}
+
+// UpdateCustomerMirror is DB.UpdateCustomerMirror in a transaction.
+func (tx *Tx) UpdateCustomerMirror(ctx context.Context, id int64, m CustomerMirror, ev *Event) error {
+	var stored string
+	if err := tx.tx.QueryRowContext(ctx, `SELECT kirim_updated_at FROM customers WHERE id = ?`, id).Scan(&stored); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("store: update customer: %w", ErrNotFound)
+		}
+		return fmt.Errorf("store: update customer: %w", err)
+	}
+	if formatTime(m.UpdatedAt) >= stored {
+		if err := updateCustomer(ctx, tx.tx, id, m, tx.db.now()); err != nil {
+			return fmt.Errorf("store: update customer: %w", err)
+		}
+	}
+	if ev != nil {
+		ev.CustomerID = &id
+		if _, err := tx.AddEvent(ctx, *ev); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// updateCustomer writes what Kirim says of a customer into its row.
+func updateCustomer(ctx context.Context, tx *sql.Tx, id int64, m CustomerMirror, now string) error {
 	meta, err := metadataArg(m.Metadata)
 	if err != nil {
 		return err
 	}
-	err = db.tx(ctx, func(tx *sql.Tx) error {
-		var stored string
-		if err := tx.QueryRowContext(ctx, `SELECT kirim_updated_at FROM customers WHERE id = ?`, id).Scan(&stored); err != nil {
-			if errors.Is(err, sql.ErrNoRows) {
-				return ErrNotFound
-			}
-			return err
-		}
-		if formatTime(m.UpdatedAt) >= stored {
-			now := db.now()
-			if _, err := tx.ExecContext(ctx, `UPDATE customers SET name = ?, email = ?, status = ?, metadata = ?, team_id = ?,
-				archived_at = ?, kirim_updated_at = ?, synced_at = ?, updated_at = ? WHERE id = ?`,
-				m.Name, m.Email, m.Status, meta, m.TeamID, nullTimeArg(m.ArchivedAt), formatTime(m.UpdatedAt), now, now, id); err != nil {
-				return err
-			}
-		}
-		if ev != nil {
-			ev.CustomerID = &id
-			_, err = db.addEvent(ctx, tx, *ev)
-		}
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("store: update customer: %w", err)
-	}
-	return nil
+	_, err = tx.ExecContext(ctx, `UPDATE customers SET name = ?, email = ?, status = ?, metadata = ?, team_id = ?,
+		archived_at = ?, kirim_updated_at = ?, synced_at = ?, updated_at = ? WHERE id = ?`,
+		m.Name, nullString(m.Email), m.Status, meta, m.TeamID, nullTimeArg(m.ArchivedAt), formatTime(m.UpdatedAt), now, now, id)
+	return err
 }
 
 // SetCustomerStatus changes the mirrored status (after Kirim confirmed it), with an event.
@@ -239,12 +246,7 @@ func (db *DB) SetCustomerStatus(ctx context.Context, id int64, status string, ar
 
 // SetCustomerStage records the customer's onboarding stage.
 func (db *DB) SetCustomerStage(ctx context.Context, id int64, stage, reason string) error {
-	_, err := db.exec(ctx, `UPDATE customers SET stage = ?, stage_reason = ?, updated_at = ? WHERE id = ?`,
-		stage, sql.NullString{String: reason, Valid: reason != ""}, db.now(), id)
-	if err != nil {
-		return fmt.Errorf("store: set stage: %w", err)
-	}
-	return nil
+	return db.InTx(ctx, func(tx *Tx) error { return tx.SetCustomerStage(ctx, id, stage, reason) })
 }
 
 // CustomerFilter selects a page of the customer list.
@@ -529,11 +531,7 @@ func (db *DB) CountCustomers(ctx context.Context) (*CustomerCounts, error) {
 
 // SetCustomerLocale sets the language of the customer's emails and pages.
 func (db *DB) SetCustomerLocale(ctx context.Context, id int64, locale string) error {
-	_, err := db.exec(ctx, `UPDATE customers SET locale = ?, updated_at = ? WHERE id = ?`, locale, db.now(), id)
-	if err != nil {
-		return fmt.Errorf("store: set locale: %w", err)
-	}
-	return nil
+	return db.InTx(ctx, func(tx *Tx) error { return tx.SetCustomerLocale(ctx, id, locale) })
 }
 
 // CustomerCursor is the list cursor that starts the page after c.
@@ -567,7 +565,7 @@ func (db *DB) ReconcileCustomers(ctx context.Context, ms []CustomerMirror, sourc
 				if id, err = insertCustomer(ctx, tx, m, "en", formatTime(m.CreatedAt), now); err != nil {
 					return err
 				}
-				if _, err := db.addEvent(ctx, tx, Event{CustomerID: &id, Kind: "customer.imported", Detail: map[string]any{"source": source}}); err != nil {
+				if _, err := db.addEvent(ctx, tx, Event{CustomerID: &id, Kind: EventCustomerImported, Detail: map[string]any{"source": source}}); err != nil {
 					return err
 				}
 				diffs = append(diffs, CustomerDiff{CustomerID: id, New: true})
@@ -583,7 +581,7 @@ func (db *DB) ReconcileCustomers(ctx context.Context, ms []CustomerMirror, sourc
 			if name != m.Name {
 				fields = append(fields, "name")
 			}
-			if email.String != deref(m.Email) {
+			if email.String != m.Email {
 				fields = append(fields, "email")
 			}
 			if status != m.Status {
@@ -607,16 +605,14 @@ func (db *DB) ReconcileCustomers(ctx context.Context, ms []CustomerMirror, sourc
 				}
 				continue
 			}
-			if _, err := tx.ExecContext(ctx, `UPDATE customers SET name = ?, email = ?, status = ?, metadata = ?, team_id = ?,
-				archived_at = ?, kirim_updated_at = ?, synced_at = ?, updated_at = ? WHERE id = ?`,
-				m.Name, m.Email, m.Status, meta, m.TeamID, nullTimeArg(m.ArchivedAt), formatTime(m.UpdatedAt), now, now, id); err != nil {
+			if err := updateCustomer(ctx, tx, id, m, now); err != nil {
 				return err
 			}
 			detail := map[string]any{"fields": strings.Join(fields, ", "), "source": source}
 			if status != m.Status {
 				detail["from"], detail["to"] = status, m.Status
 			}
-			if _, err := db.addEvent(ctx, tx, Event{CustomerID: &id, Kind: "customer.synced", Detail: detail}); err != nil {
+			if _, err := db.addEvent(ctx, tx, Event{CustomerID: &id, Kind: EventCustomerSynced, Detail: detail}); err != nil {
 				return err
 			}
 			diffs = append(diffs, CustomerDiff{CustomerID: id, Fields: fields})
@@ -640,7 +636,7 @@ func insertCustomer(ctx context.Context, tx *sql.Tx, m CustomerMirror, locale, c
 	res, err := tx.ExecContext(ctx, `INSERT INTO customers (kirim_id, name, email, status, metadata, team_id, locale,
 		archived_at, kirim_created_at, kirim_updated_at, synced_at, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		m.KirimID, m.Name, m.Email, m.Status, meta, m.TeamID, locale, nullTimeArg(m.ArchivedAt),
+		m.KirimID, m.Name, nullString(m.Email), m.Status, meta, m.TeamID, locale, nullTimeArg(m.ArchivedAt),
 		formatTime(m.CreatedAt), formatTime(m.UpdatedAt), now, created, now)
 	if err != nil {
 		return 0, err
@@ -648,12 +644,6 @@ func insertCustomer(ctx context.Context, tx *sql.Tx, m CustomerMirror, locale, c
 	return res.LastInsertId()
 }
 
-func deref(p *string) string {
-	if p == nil {
-		return ""
-	}
-	return *p
-}
 
 // sameJSON compares two JSON texts by value (key order does not matter).
 func sameJSON(a string, b any) bool {

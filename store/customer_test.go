@@ -23,14 +23,17 @@ func TestCustomerSearch(t *testing.T) {
 			status = "active"
 		}
 		ms = append(ms, store.CustomerMirror{KirimID: fmt.Sprintf("cus_%026d", i), Name: fmt.Sprintf("Warung Makan %d Sederhana", i),
-			Email: &email, Status: status, CreatedAt: base.Add(time.Duration(i) * time.Minute), UpdatedAt: base})
+			Email: email, Status: status, CreatedAt: base.Add(time.Duration(i) * time.Minute), UpdatedAt: base})
 	}
 	if _, err := db.ReconcileCustomers(ctx, ms, "seed"); err != nil {
 		t.Fatal(err)
 	}
 	special, _ := db.CustomerByKirimID(ctx, fmt.Sprintf("cus_%026d", 42))
-	if _, err := db.SyncAccounts(ctx, []store.AccountMirror{{PhoneNumberID: "100000000000042", PhoneNumber: "+6281277776666",
-		Status: "connected", KirimCustomerID: special.KirimID}}); err != nil {
+	if err := db.InTx(ctx, func(tx *store.Tx) error {
+		_, _, err := tx.MirrorAccount(ctx, store.AccountMirror{PhoneNumberID: "100000000000042", PhoneNumber: "+6281277776666",
+			Status: "connected", KirimCustomerID: special.KirimID})
+		return err
+	}); err != nil {
 		t.Fatal(err)
 	}
 	all := func(f store.CustomerFilter) []string {

@@ -7,8 +7,8 @@ import (
 )
 
 // FunnelCounts counts, per event kind, the customers that have at least one such event.
-func (db *DB) FunnelCounts(ctx context.Context, kinds ...string) (map[string]int, error) {
-	out := map[string]int{}
+func (db *DB) FunnelCounts(ctx context.Context, kinds ...EventKind) (map[EventKind]int, error) {
+	out := map[EventKind]int{}
 	for _, k := range kinds {
 		var n int
 		if err := db.queryRow(ctx, `SELECT count(DISTINCT customer_id) FROM events WHERE kind = ?`, k).Scan(&n); err != nil {
@@ -28,7 +28,7 @@ type ReasonCount struct {
 // FailureReasons counts failed signups by reason, most frequent first.
 func (db *DB) FailureReasons(ctx context.Context) ([]ReasonCount, error) {
 	rows, err := db.query(ctx, `SELECT coalesce(json_extract(detail, '$.reason'), 'unknown') AS reason, count(*) AS n
-		FROM events WHERE kind = 'signup.failed' GROUP BY reason ORDER BY n DESC, reason LIMIT 20`)
+		FROM events WHERE kind = ? GROUP BY reason ORDER BY n DESC, reason LIMIT 20`, EventSignupFailed)
 	if err != nil {
 		return nil, fmt.Errorf("store: failure reasons: %w", err)
 	}
@@ -48,7 +48,7 @@ func (db *DB) FailureReasons(ctx context.Context) ([]ReasonCount, error) {
 // the first connected account.
 func (db *DB) TimesToConnect(ctx context.Context) ([]time.Duration, error) {
 	rows, err := db.query(ctx, `SELECT c.created_at, min(e.created_at) FROM events e JOIN customers c ON c.id = e.customer_id
-		WHERE e.kind = 'account.connected' GROUP BY e.customer_id`)
+		WHERE e.kind = ? GROUP BY e.customer_id`, EventAccountConnected)
 	if err != nil {
 		return nil, fmt.Errorf("store: times to connect: %w", err)
 	}

@@ -12,7 +12,7 @@ import (
 type Event struct {
 	ID         int64
 	CustomerID *int64
-	Kind       string
+	Kind       EventKind
 	Actor      string
 	Detail     map[string]any
 	CreatedAt  time.Time
@@ -119,7 +119,7 @@ func (db *DB) AddEventOnce(ctx context.Context, e Event, since time.Time) (added
 }
 
 // CountEvents counts a customer's events of one kind since a time.
-func (db *DB) CountEvents(ctx context.Context, customerID int64, kind string, since time.Time) (int, error) {
+func (db *DB) CountEvents(ctx context.Context, customerID int64, kind EventKind, since time.Time) (int, error) {
 	var n int
 	err := db.queryRow(ctx, `SELECT count(*) FROM events WHERE customer_id = ? AND kind = ? AND created_at >= ?`,
 		customerID, kind, formatTime(since)).Scan(&n)

@@ -100,10 +100,5 @@ func (db *DB) FailIntent(ctx context.Context, key, reason string, final bool) er
 
 // FinishIntent marks an intent done with a reference to what it produced.
 func (db *DB) FinishIntent(ctx context.Context, key, ref string) error {
-	_, err := db.exec(ctx, `UPDATE remote_intents SET state = ?, result_ref = ?, last_error = NULL, updated_at = ? WHERE idem_key = ?`,
-		IntentDone, ref, db.now(), key)
-	if err != nil {
-		return fmt.Errorf("store: finish intent: %w", err)
-	}
-	return nil
+	return db.InTx(ctx, func(tx *Tx) error { return tx.FinishIntent(ctx, key, ref) })
 }

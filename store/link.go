@@ -162,41 +162,45 @@ func nullString(s string) sql.NullString { return sql.NullString{String: s, Vali
 // CreateSetupLink stores a new link with its sealed secrets and an event, in one
 // transaction.
 func (db *DB) CreateSetupLink(ctx context.Context, customerID int64, l NewSetupLink, ev Event) (*SetupLink, error) {
-	if db.keys == nil {
-		return nil, errors.New("store: create setup link: no keys to seal secrets with")
-	}
-	var id int64
-	err := db.tx(ctx, func(tx *sql.Tx) error {
-		now := db.now()
-		res, err := tx.ExecContext(ctx, `INSERT INTO setup_links (kirim_id, customer_id, status, token_last4, expires_at,
-			success_redirect_url, failure_redirect_url, return_key_hash, landing_token_hash, kirim_created_at, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			l.KirimID, customerID, l.Status, l.TokenLast4, formatTime(l.ExpiresAt), nullString(l.SuccessRedirectURL),
-			nullString(l.FailureRedirectURL), HashToken(l.ReturnKey), HashToken(l.LandingToken), formatTime(l.KirimCreatedAt), now, now)
-		if err != nil {
-			return err
-		}
-		if id, err = res.LastInsertId(); err != nil {
-			return err
-		}
-		// The row id is the associated data, so the secrets are sealed once it exists.
-		_, err = tx.ExecContext(ctx, `UPDATE setup_links SET setup_url_sealed = ?, landing_token_sealed = ? WHERE id = ?`,
-			db.keys.Seal([]byte(l.SetupURL), linkAAD(id, "setup_url")),
-			db.keys.Seal([]byte(l.LandingToken), linkAAD(id, "landing_token")), id)
-		if err != nil {
-			return err
-		}
-		ev.CustomerID = &customerID
-		_, err = db.addEvent(ctx, tx, ev)
-		return err
-	})
-	if isUnique(err) {
-		return nil, fmt.Errorf("store: create setup link: %w", ErrConflict)
-	}
+	id, err := inTx(ctx, db, func(tx *Tx) (int64, error) { return tx.CreateSetupLink(ctx, customerID, l, ev) })
 	if err != nil {
-		return nil, fmt.Errorf("store: create setup link: %w", err)
+		return nil, err
 	}
 	return db.SetupLinkByID(ctx, id)
+}
+
+// CreateSetupLink is DB.CreateSetupLink in a transaction; it returns the link's id.
+func (tx *Tx) CreateSetupLink(ctx context.Context, customerID int64, l NewSetupLink, ev Event) (int64, error) {
+	if tx.db.keys == nil {
+		return 0, errors.New("store: create setup link: no keys to seal secrets with")
+	}
+	now := tx.db.now()
+	res, err := tx.tx.ExecContext(ctx, `INSERT INTO setup_links (kirim_id, customer_id, status, token_last4, expires_at,
+		success_redirect_url, failure_redirect_url, return_key_hash, landing_token_hash, kirim_created_at, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		l.KirimID, customerID, l.Status, l.TokenLast4, formatTime(l.ExpiresAt), nullString(l.SuccessRedirectURL),
+		nullString(l.FailureRedirectURL), HashToken(l.ReturnKey), HashToken(l.LandingToken), formatTime(l.KirimCreatedAt), now, now)
+	if isUnique(err) {
+		return 0, fmt.Errorf("store: create setup link: %w", ErrConflict)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("store: create setup link: %w", err)
+	}
+	id, err := res.LastInsertId()
+	if err != nil {
+		return 0, err
+	}
+	// The row id is the associated data, so the secrets are sealed once it exists.
+	if _, err = tx.tx.ExecContext(ctx, `UPDATE setup_links SET setup_url_sealed = ?, landing_token_sealed = ? WHERE id = ?`,
+		tx.db.keys.Seal([]byte(l.SetupURL), linkAAD(id, "setup_url")),
+		tx.db.keys.Seal([]byte(l.LandingToken), linkAAD(id, "landing_token")), id); err != nil {
+		return 0, fmt.Errorf("store: create setup link: %w", err)
+	}
+	ev.CustomerID = &customerID
+	if _, err := tx.AddEvent(ctx, ev); err != nil {
+		return 0, err
+	}
+	return id, nil
 }
 
 // SetupLinkByID returns one link.

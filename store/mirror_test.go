@@ -56,10 +56,10 @@ func TestLinkEndsAreFinal(t *testing.T) {
 	c := must(db.CustomerByKirimID(ctx, "cus_1"))
 	l := must(db.CreateSetupLink(ctx, c.ID, store.NewSetupLink{KirimID: "csl_1", Status: "active", TokenLast4: "abcd",
 		ExpiresAt: time.Now().Add(time.Hour), SetupURL: "https://kirim.test/onboard/csl_x", LandingToken: "t0123456789", ReturnKey: "r1"},
-		store.Event{Kind: "link.issued"}))
+		store.Event{Kind: store.EventLinkIssued}))
 	for _, end := range []string{"revoked", "consumed", "expired"} {
 		must(db.CreateSetupLink(ctx, c.ID, store.NewSetupLink{KirimID: "csl_" + end, Status: "active", TokenLast4: "abcd",
-			ExpiresAt: time.Now().Add(time.Hour), SetupURL: "x", LandingToken: "t-" + end, ReturnKey: "r-" + end}, store.Event{Kind: "link.issued"}))
+			ExpiresAt: time.Now().Add(time.Hour), SetupURL: "x", LandingToken: "t-" + end, ReturnKey: "r-" + end}, store.Event{Kind: store.EventLinkIssued}))
 		ll := must(db.SetupLinkByKirimID(ctx, "csl_"+end))
 		if err := db.UpdateSetupLinkMirror(ctx, ll.ID, store.LinkMirror{Status: end}, nil); err != nil {
 			t.Fatal(err)
@@ -92,7 +92,7 @@ func TestKeyedEvents(t *testing.T) {
 			if i%2 == 1 {
 				key = "csl_1/token_exchange_failed/1"
 			}
-			if _, err := db.AddEvent(ctx, store.Event{CustomerID: &c.ID, Kind: "signup.failed", Key: key}); err != nil {
+			if _, err := db.AddEvent(ctx, store.Event{CustomerID: &c.ID, Kind: store.EventSignupFailed, Key: key}); err != nil {
 				t.Error(err)
 			}
 		}()
@@ -102,7 +102,7 @@ func TestKeyedEvents(t *testing.T) {
 		t.Fatalf("%d events, want one per key", n)
 	}
 	// Another kind with the same key is another event.
-	if id := must(db.AddEvent(ctx, store.Event{CustomerID: &c.ID, Kind: "signup.succeeded", Key: "csl_1/signup_cancelled/1"})); id == 0 {
+	if id := must(db.AddEvent(ctx, store.Event{CustomerID: &c.ID, Kind: store.EventSignupSucceeded, Key: "csl_1/signup_cancelled/1"})); id == 0 {
 		t.Fatal("a key of another kind was dropped")
 	}
 }

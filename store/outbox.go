@@ -206,9 +206,9 @@ func (db *DB) Emails(ctx context.Context, customerID int64, limit int) ([]*Email
 // ClaimEmails marks up to n queued emails due by dueBy as sending and returns them.
 // Only one worker gets each email.
 func (db *DB) ClaimEmails(ctx context.Context, n int, dueBy time.Time) ([]*Email, error) {
-	rows, err := db.query(ctx, `UPDATE outbox SET status = 'sending', attempts = attempts + 1, updated_at = ?
-		WHERE id IN (SELECT id FROM outbox WHERE status = 'queued' AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?)
-		RETURNING `+emailColumns, db.now(), formatTime(dueBy), n)
+	rows, err := db.query(ctx, `UPDATE outbox SET status = ?, attempts = attempts + 1, updated_at = ?
+		WHERE id IN (SELECT id FROM outbox WHERE status = ? AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?)
+		RETURNING `+emailColumns, EmailSending, db.now(), EmailQueued, formatTime(dueBy), n)
 	if err != nil {
 		return nil, fmt.Errorf("store: claim emails: %w", err)
 	}
@@ -227,8 +227,8 @@ func (db *DB) ClaimEmails(ctx context.Context, n int, dueBy time.Time) ([]*Email
 // RequeueStuck returns emails left in 'sending' (a crash mid-send) for at least
 // olderThan to the queue. They keep their Message-ID, so a duplicate is recognisable.
 func (db *DB) RequeueStuck(ctx context.Context, olderThan time.Duration) (int, error) {
-	res, err := db.exec(ctx, `UPDATE outbox SET status = 'queued', updated_at = ? WHERE status = 'sending' AND updated_at <= ?`,
-		db.now(), formatTime(db.Now().Add(-olderThan)))
+	res, err := db.exec(ctx, `UPDATE outbox SET status = ?, updated_at = ? WHERE status = ? AND updated_at <= ?`,
+		EmailQueued, db.now(), EmailSending, formatTime(db.Now().Add(-olderThan)))
 	if err != nil {
 		return 0, fmt.Errorf("store: requeue: %w", err)
 	}
@@ -238,7 +238,7 @@ func (db *DB) RequeueStuck(ctx context.Context, olderThan time.Duration) (int, e
 
 // EmailSent records a delivery, with its event.
 func (db *DB) EmailSent(ctx context.Context, e *Email) error {
-	return db.finishEmail(ctx, e, EmailSent, "", time.Time{}, &Event{Kind: "email.sent", Detail: map[string]any{"to": e.To}})
+	return db.finishEmail(ctx, e, EmailSent, "", time.Time{}, &Event{Kind: EventEmailSent, Detail: map[string]any{"to": e.To}})
 }
 
 // EmailRetry puts an email back in the queue after a temporary failure.
@@ -248,7 +248,7 @@ func (db *DB) EmailRetry(ctx context.Context, e *Email, reason string, at time.T
 
 // EmailFailed records a permanent failure, with its event.
 func (db *DB) EmailFailed(ctx context.Context, e *Email, reason string) error {
-	return db.finishEmail(ctx, e, EmailFailed, reason, time.Time{}, &Event{Kind: "email.failed", Detail: map[string]any{"to": e.To, "reason": reason}})
+	return db.finishEmail(ctx, e, EmailFailed, reason, time.Time{}, &Event{Kind: EventEmailFailed, Detail: map[string]any{"to": e.To, "reason": reason}})
 }
 
 func (db *DB) finishEmail(ctx context.Context, e *Email, status, reason string, next time.Time, ev *Event) error {
@@ -285,15 +285,16 @@ func (db *DB) ResendEmail(ctx context.Context, id int64, actor string) error {
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		var customerID *int64
 		now := db.now()
-		err := tx.QueryRowContext(ctx, `UPDATE outbox SET status = 'queued', attempts = 0, next_attempt_at = ?, last_error = NULL,
-			updated_at = ? WHERE id = ? AND status IN ('failed', 'held', 'sent') RETURNING customer_id`, now, now, id).Scan(&customerID)
+		err := tx.QueryRowContext(ctx, `UPDATE outbox SET status = ?, attempts = 0, next_attempt_at = ?, last_error = NULL,
+			updated_at = ? WHERE id = ? AND status IN (?, ?, ?) RETURNING customer_id`,
+			EmailQueued, now, now, id, EmailFailed, EmailHeld, EmailSent).Scan(&customerID)
 		if errors.Is(err, sql.ErrNoRows) {
 			return ErrNotFound
 		}
 		if err != nil {
 			return err
 		}
-		_, err = db.addEvent(ctx, tx, Event{CustomerID: customerID, Kind: "email.requeued", Actor: actor, Detail: map[string]any{"email": id}})
+		_, err = db.addEvent(ctx, tx, Event{CustomerID: customerID, Kind: EventEmailRequeued, Actor: actor, Detail: map[string]any{"email": id}})
 		return err
 	})
 	if err != nil {

@@ -29,6 +29,26 @@ type Branding struct {
 	LogoSHA string `json:"logo_sha"`
 }
 
+// LogoPath is the portal's path of the uploaded logo, versioned by its hash, or "".
+func (b Branding) LogoPath() string {
+	if b.LogoSHA == "" {
+		return ""
+	}
+	return "/brand/logo?v=" + b.LogoSHA[:min(12, len(b.LogoSHA))]
+}
+
+// SupportLine is how customers reach the platform's support: the email address, else
+// the support page, else fallback.
+func (b Branding) SupportLine(fallback string) string {
+	switch {
+	case b.SupportEmail != "":
+		return b.SupportEmail
+	case b.SupportURL != "":
+		return b.SupportURL
+	}
+	return fallback
+}
+
 // DefaultBranding is what a fresh install looks like.
 func DefaultBranding() Branding {
 	return Branding{

@@ -169,7 +169,7 @@ func TestAddEventOnce(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			ok, err := db.AddEventOnce(ctx, store.Event{CustomerID: &c.ID, Kind: "landing.opened"}, db.Now().Add(-time.Minute))
+			ok, err := db.AddEventOnce(ctx, store.Event{CustomerID: &c.ID, Kind: store.EventLandingOpened}, db.Now().Add(-time.Minute))
 			if err != nil {
 				t.Error(err)
 			}

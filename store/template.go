@@ -66,10 +66,10 @@ func (db *DB) FinishTemplateSync(ctx context.Context, syncID int64, templates []
 			now, synced, created, updated, nullString(syncErr), syncID); err != nil {
 			return err
 		}
-		ev := Event{CustomerID: customerID, Kind: "templates.synced", Detail: map[string]any{"phone_number": phone.String,
+		ev := Event{CustomerID: customerID, Kind: EventTemplatesSynced, Detail: map[string]any{"phone_number": phone.String,
 			"trigger": trigger, "synced": synced, "created": created, "updated": updated}}
 		if syncErr != "" {
-			ev = Event{CustomerID: customerID, Kind: "templates.sync_failed", Detail: map[string]any{"phone_number": phone.String,
+			ev = Event{CustomerID: customerID, Kind: EventTemplatesSyncFailed, Detail: map[string]any{"phone_number": phone.String,
 				"trigger": trigger, "reason": syncErr}}
 		} else {
 			if _, err := tx.ExecContext(ctx, `DELETE FROM templates WHERE account_id = ?`, accountID); err != nil {

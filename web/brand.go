@@ -61,9 +61,7 @@ func brandingForm(b store.Branding) views.BrandingForm {
 		SubjectEN: b.SubjectEN, SubjectID: b.SubjectID, IntroEN: b.IntroEN, IntroID: b.IntroID,
 		DefaultLinkHours: b.DefaultLinkHours, ContinueURL: b.ContinueURL, LinkHours: linkHours,
 		Version: themeVersion(b) + b.LogoSHA + strconv.FormatInt(time.Now().UnixNano(), 36)}
-	if b.LogoSHA != "" {
-		f.LogoURL = "/brand/logo?v=" + b.LogoSHA[:12]
-	}
+	f.LogoURL = b.LogoPath()
 	return f
 }
 
@@ -145,12 +143,8 @@ func (s *Server) uploadLogo(c *fiber.Ctx) error {
 
 // sampleEmail is the preview's made-up customer.
 func (s *Server) sampleEmail(b store.Branding) onboarding.SetupEmail {
-	support := b.SupportEmail
-	if support == "" {
-		support = b.SupportURL
-	}
 	return onboarding.SetupEmail{Locale: "en", Customer: "Toko Contoh", LandingURL: s.cfg.PublicURL + "/onboard/preview",
-		ExpiresAt: time.Now().Add(time.Duration(b.DefaultLinkHours) * time.Hour), Branding: b, LogoURL: s.ob.LogoURL(b), SupportLine: support}
+		ExpiresAt: time.Now().Add(time.Duration(b.DefaultLinkHours) * time.Hour), Branding: b, LogoURL: s.ob.LogoURL(b), SupportLine: b.SupportLine("")}
 }
 
 // emailCSP lets an email's inline styles render, in a frame of the portal only, and

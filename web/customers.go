@@ -185,31 +185,24 @@ func (s *Server) formFailure(c *fiber.Ctx, title string, f views.CustomerForm, e
 
 func (s *Server) createCustomer(c *fiber.Ctx) error {
 	in := customerInput(c)
+	in.SendLink = c.FormValue("send_email") == "1"
 	intent := c.FormValue("intent")
-	send := c.FormValue("send_email") == "1"
-	if send && strings.TrimSpace(in.Email) == "" {
-		err := &onboarding.InvalidError{Fields: onboarding.FieldErrors{"email": "Enter an email address to send the setup link to."}}
-		f := formOf(in)
-		f.Action, f.Intent, f.Cancel, f.SendEmail = "/admin/customers", intent, "/admin/customers", send
-		return s.formFailure(c, "New customer", f, err)
-	}
 	cu, err := s.ob.CreateCustomer(c.UserContext(), in, intent, actor(c))
-	if err != nil {
+	var sendErr *onboarding.SendError
+	switch {
+	case errors.As(err, &sendErr):
+		s.flash(c, "error", "Customer "+cu.Name+" created. The setup link email could not be sent: "+s.actionProblem(sendErr.Err))
+	case err != nil:
 		in.Normalize()
 		f := formOf(in)
-		f.Action, f.Intent, f.Cancel, f.SendEmail = "/admin/customers", intent, "/admin/customers", send
+		f.Action, f.Intent, f.Cancel, f.SendEmail = "/admin/customers", intent, "/admin/customers", in.SendLink
 		return s.formFailure(c, "New customer", f, err)
+	case in.SendLink:
+		s.flash(c, "ok", "Customer "+cu.Name+" created. Setup link email queued.")
+	default:
+		s.flash(c, "ok", "Customer "+cu.Name+" created.")
 	}
-	msg := "Customer " + cu.Name + " created."
-	if send {
-		if _, err := s.ob.SendLinkEmail(c.UserContext(), cu.ID, false, actor(c)); err != nil {
-			s.flash(c, "error", msg+" The setup link email could not be sent: "+s.actionProblem(err))
-			return redirect(c, "/admin/customers/"+strconv.FormatInt(cu.ID, 10))
-		}
-		msg += " Setup link email queued."
-	}
-	s.flash(c, "ok", msg)
-	return redirect(c, "/admin/customers/"+strconv.FormatInt(cu.ID, 10))
+	return redirect(c, views.CustomerPath(cu.ID))
 }
 
 func (s *Server) customerByParam(c *fiber.Ctx) (*store.Customer, error) {
@@ -279,7 +272,7 @@ func (s *Server) showCustomer(c *fiber.Ctx) error {
 		return err
 	}
 	for _, e := range events {
-		v.Events = append(v.Events, views.EventRow{Kind: e.Kind, Actor: e.Actor, Detail: eventDetail(e), At: e.CreatedAt})
+		v.Events = append(v.Events, views.EventRow{Kind: string(e.Kind), Actor: e.Actor, Detail: eventDetail(e), At: e.CreatedAt})
 	}
 	return s.render(c, views.CustomerPage(s.adminPage(c, cu.Name), v))
 }
@@ -306,7 +299,7 @@ func (s *Server) editCustomer(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	self := "/admin/customers/" + strconv.FormatInt(cu.ID, 10)
+	self := views.CustomerPath(cu.ID)
 	f := views.CustomerForm{Action: self, Name: cu.Name, Email: cu.Email, Locale: cu.Locale, Meta: metaRows(cu.Metadata, 2), Edit: true, Cancel: self}
 	return s.render(c, views.CustomerFormPage(s.adminPage(c, "Edit "+cu.Name), f))
 }
@@ -317,7 +310,7 @@ func (s *Server) updateCustomer(c *fiber.Ctx) error {
 		return err
 	}
 	in := customerInput(c)
-	self := "/admin/customers/" + strconv.FormatInt(cu.ID, 10)
+	self := views.CustomerPath(cu.ID)
 	if _, err := s.ob.UpdateCustomer(c.UserContext(), cu.ID, in, actor(c)); err != nil {
 		in.Normalize()
 		f := formOf(in)
@@ -336,7 +329,7 @@ func (s *Server) customerAction(done string, fn func(s *Server, c *fiber.Ctx, id
 		if err != nil {
 			return err
 		}
-		self := "/admin/customers/" + strconv.FormatInt(cu.ID, 10)
+		self := views.CustomerPath(cu.ID)
 		if err := fn(s, c, cu.ID); err != nil {
 			msg := s.actionProblem(err)
 			if msg == "" {

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -9,19 +10,27 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/kirim-portal/portal/kirim"
 	"github.com/kirim-portal/portal/onboarding"
+	"github.com/kirim-portal/portal/store"
 	"github.com/kirim-portal/portal/views"
 )
 
 // funnelSteps are the dashboard's funnel: an event kind per step, and the stage filter
-// its row links to.
-var funnelSteps = []struct{ label, kind, stage string }{
-	{"Created", "", ""},
-	{"Emailed", "email.queued", onboarding.StageLinkSent},
-	{"Opened", "landing.opened", onboarding.StageOpened},
-	{"Started", "landing.clicked", onboarding.StageStarted},
-	{"Connected", "account.connected", onboarding.StageConnected},
-	{"Failed", "signup.failed", onboarding.StageFailed},
+// its row links to. The failed step is measured against the started one, and is not a
+// step the others count from.
+var funnelSteps = []struct {
+	label  string
+	kind   store.EventKind
+	stage  string
+	failed bool
+}{
+	{"Created", "", "", false},
+	{"Emailed", store.EventEmailQueued, onboarding.StageLinkSent, false},
+	{"Opened", store.EventLandingOpened, onboarding.StageOpened, false},
+	{"Started", store.EventLandingClicked, onboarding.StageStarted, false},
+	{"Connected", store.EventAccountConnected, onboarding.StageConnected, false},
+	{"Failed", store.EventSignupFailed, onboarding.StageFailed, true},
 }
 
 func humanDuration(d time.Duration) string {
@@ -48,36 +57,8 @@ func (s *Server) dashboard(c *fiber.Ctx) error {
 		v.Counts = append(v.Counts, views.CountLink{Label: strings.ToUpper(st[:1]) + st[1:], N: counts.ByStatus[st],
 			Href: customersHref(views.CustomerFilter{Status: st}, "")})
 	}
-	var kinds []string
-	for _, f := range funnelSteps[1:] {
-		kinds = append(kinds, f.kind)
-	}
-	funnel, err := s.db.FunnelCounts(ctx, kinds...)
-	if err != nil {
+	if v.Funnel, err = s.funnel(ctx, counts.All); err != nil {
 		return err
-	}
-	prev := counts.All
-	for i, f := range funnelSteps {
-		n := counts.All
-		if f.kind != "" {
-			n = funnel[f.kind]
-		}
-		step := views.FunnelStep{Label: f.label, N: n, Href: customersHref(views.CustomerFilter{Stage: f.stage}, "")}
-		if counts.All > 0 {
-			step.Width = n * 100 / counts.All
-		}
-		switch {
-		case i == 0:
-			step.Rate = "—"
-		case f.label == "Failed":
-			step.Rate = percent(n, funnel["landing.clicked"]) + " of started"
-		default:
-			step.Rate = percent(n, prev)
-		}
-		if f.label != "Failed" {
-			prev = n
-		}
-		v.Funnel = append(v.Funnel, step)
 	}
 	times, err := s.db.TimesToConnect(ctx)
 	if err != nil {
@@ -94,23 +75,73 @@ func (s *Server) dashboard(c *fiber.Ctx) error {
 	for _, r := range reasons {
 		v.Failures = append(v.Failures, views.Bar{Label: r.Reason, N: r.N, Width: r.N * 100 / reasons[0].N})
 	}
-	attention, err := s.db.AccountsByStatus(ctx, "degraded", "disconnected")
-	if err != nil {
+	if v.Attention, v.Expiring, err = s.needsAttention(ctx); err != nil {
 		return err
 	}
-	for _, a := range attention {
+	s.backgroundStatus(&v)
+	return s.render(c, views.DashboardPage(s.adminPage(c, "Dashboard"), v))
+}
+
+// funnel draws the funnel's bars from the customers who reached each step.
+func (s *Server) funnel(ctx context.Context, total int) ([]views.FunnelStep, error) {
+	var kinds []store.EventKind
+	for _, f := range funnelSteps[1:] {
+		kinds = append(kinds, f.kind)
+	}
+	reached, err := s.db.FunnelCounts(ctx, kinds...)
+	if err != nil {
+		return nil, err
+	}
+	var steps []views.FunnelStep
+	prev := total
+	for i, f := range funnelSteps {
+		n := total
+		if f.kind != "" {
+			n = reached[f.kind]
+		}
+		step := views.FunnelStep{Label: f.label, N: n, Href: customersHref(views.CustomerFilter{Stage: f.stage}, "")}
+		if total > 0 {
+			step.Width = n * 100 / total
+		}
+		switch {
+		case i == 0:
+			step.Rate = "—"
+		case f.failed:
+			step.Rate = percent(n, reached[store.EventLandingClicked]) + " of started"
+		default:
+			step.Rate = percent(n, prev)
+			prev = n
+		}
+		steps = append(steps, step)
+	}
+	return steps, nil
+}
+
+// needsAttention lists numbers that are not sending and links that expire soon.
+func (s *Server) needsAttention(ctx context.Context) (numbers, expiring []views.AttentionRow, err error) {
+	accounts, err := s.db.AccountsByStatus(ctx, kirim.AccountDegraded, kirim.AccountDisconnected)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, a := range accounts {
 		if a.CustomerID != nil {
-			v.Attention = append(v.Attention, views.AttentionRow{CustomerID: *a.CustomerID, Customer: a.CustomerName, What: a.PhoneNumber, Status: a.Status})
+			numbers = append(numbers, views.AttentionRow{CustomerID: *a.CustomerID, Customer: a.CustomerName, What: a.PhoneNumber, Status: a.Status})
 		}
 	}
-	expiring, err := s.db.LinksExpiringWithin(ctx, 48*time.Hour)
+	links, err := s.db.LinksExpiringWithin(ctx, 48*time.Hour)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	for _, l := range expiring {
-		v.Expiring = append(v.Expiring, views.AttentionRow{CustomerID: l.CustomerID, Customer: l.Customer,
+	for _, l := range links {
+		expiring = append(expiring, views.AttentionRow{CustomerID: l.CustomerID, Customer: l.Customer,
 			What: "link …" + l.Last4 + " expires " + humanUntil(l.ExpiresAt, time.Now())})
 	}
+	return numbers, expiring, nil
+}
+
+// backgroundStatus says how the template sync of all accounts and the reconciliation
+// are doing.
+func (s *Server) backgroundStatus(v *views.DashboardView) {
 	p := s.ob.SyncAllStatus()
 	v.SyncRunning = p.Running
 	switch {
@@ -131,7 +162,6 @@ func (s *Server) dashboard(c *fiber.Ctx) error {
 			rep.Started.UTC().Format("2 Jan 15:04 UTC"), rep.Customers, rep.CustomersChanged, rep.Accounts, rep.AccountsChanged,
 			rep.LinksChecked, rep.Duration.Round(time.Millisecond))
 	}
-	return s.render(c, views.DashboardPage(s.adminPage(c, "Dashboard"), v))
 }
 
 func percent(n, of int) string {

@@ -139,24 +139,23 @@ func newHarness(t testing.TB, opts ...harnessOption) *harness {
 	}
 	h.URL = "http://" + ln.Addr().String()
 	log := slog.New(slog.NewTextHandler(h.logs, nil))
-	ob := onboarding.New(db, kc, h.URL, log)
-	ob.RecheckDelays = []time.Duration{50 * time.Millisecond, 100 * time.Millisecond, 200 * time.Millisecond, 400 * time.Millisecond, 800 * time.Millisecond}
 	cfg := Config{PublicURL: h.URL, TrustedProxies: h.proxies}
 	mcfg := onboarding.Mail{From: "Platform <onboarding@platform.test>", Renderer: EmailRenderer()}
 	stopWorker := func() {}
 	if h.mp != nil {
 		smtp := must(mail.ParseURL(h.mp.URL()))
 		w := &mail.Worker{DB: db, Sender: smtp, Log: log, Poll: 50 * time.Millisecond}
-		mcfg.Wake, cfg.WakeMail = w.Wake, w.Wake
+		mcfg.Wake = w.Wake
 		wctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})
 		go func() { w.Run(wctx); close(done) }()
 		stopWorker = func() { cancel(); <-done }
 	} else {
-		mcfg.DevOutbox, cfg.DevOutbox = true, true
+		mcfg.DevOutbox = true
 	}
-	ob.SetMail(mcfg)
-	h.srv = New(cfg, Deps{DB: db, Kirim: kc, Onboarding: ob, Assets: must(static.Load()), Keys: keys, Log: log})
+	ob := onboarding.New(onboarding.Deps{DB: db, Kirim: kc, PublicURL: h.URL, Log: log, Mail: mcfg,
+		RecheckDelays: []time.Duration{50 * time.Millisecond, 100 * time.Millisecond, 200 * time.Millisecond, 400 * time.Millisecond, 800 * time.Millisecond}})
+	h.srv = New(cfg, Deps{DB: db, Onboarding: ob, Assets: must(static.Load()), Keys: keys, Log: log})
 	go h.srv.Serve(ln)
 	t.Cleanup(func() {
 		h.srv.Shutdown(context.Background())

@@ -30,7 +30,7 @@ func (h *harness) events(customerID int64) []string {
 	evs, _ := h.db.Events(context.Background(), customerID, time.Time{}, 0, 200)
 	var kinds []string
 	for i := len(evs) - 1; i >= 0; i-- {
-		kinds = append(kinds, evs[i].Kind)
+		kinds = append(kinds, string(evs[i].Kind))
 	}
 	return kinds
 }

@@ -26,7 +26,7 @@ func seedCustomers(tb testing.TB, db *store.DB, n int) {
 		for i := start; i < min(start+batch, n); i++ {
 			email := fmt.Sprintf("owner%d@shop%d.test", i, i)
 			ms = append(ms, store.CustomerMirror{KirimID: fmt.Sprintf("cus_%026d", i), Name: fmt.Sprintf("Toko Nomor %d Jaya", i),
-				Email: &email, Status: statuses[i%len(statuses)], TeamID: "team_1",
+				Email: email, Status: statuses[i%len(statuses)], TeamID: "team_1",
 				CreatedAt: base.Add(time.Duration(i) * time.Second), UpdatedAt: base})
 		}
 		if _, err := db.ReconcileCustomers(ctx, ms, "seed"); err != nil {

@@ -1,10 +1,12 @@
 package web
 
 import (
+	"errors"
 	"strconv"
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/kirim-portal/portal/onboarding"
 	"github.com/kirim-portal/portal/store"
 	"github.com/kirim-portal/portal/views"
 )
@@ -37,7 +39,7 @@ func (s *Server) outbox(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return s.render(c, views.OutboxPage(s.adminPage(c, "Outbox"), views.OutboxView{Rows: s.emailRows(c, emails), DevOutbox: s.cfg.DevOutbox}))
+	return s.render(c, views.OutboxPage(s.adminPage(c, "Outbox"), views.OutboxView{Rows: s.emailRows(c, emails), DevOutbox: s.ob.DevOutbox()}))
 }
 
 func (s *Server) emailByParam(c *fiber.Ctx) (*store.Email, error) {
@@ -69,24 +71,22 @@ func (s *Server) emailHTML(c *fiber.Ctx) error {
 }
 
 func (s *Server) resendEmail(c *fiber.Ctx) error {
-	e, err := s.emailByParam(c)
+	id, err := strconv.ParseInt(c.Params("id"), 10, 64)
 	if err != nil {
-		return err
+		return fiber.ErrNotFound
 	}
-	if s.cfg.DevOutbox {
+	e, err := s.ob.ResendEmail(c.UserContext(), id, actor(c))
+	switch {
+	case errors.Is(err, onboarding.ErrNoSMTP):
 		s.flash(c, "error", "No SMTP server is configured (SMTP_URL): the email stays in the outbox.")
-	} else {
-		if err := s.db.ResendEmail(c.UserContext(), e.ID, actor(c)); err != nil {
-			return err
-		}
-		if s.cfg.WakeMail != nil {
-			s.cfg.WakeMail()
-		}
+	case err != nil:
+		return err
+	default:
 		s.flash(c, "ok", "Email queued again.")
 	}
 	back := c.Get(fiber.HeaderReferer)
 	if e.CustomerID != nil {
-		back = "/admin/customers/" + strconv.FormatInt(*e.CustomerID, 10)
+		back = views.CustomerPath(*e.CustomerID)
 	}
 	if back == "" || back[0] != '/' {
 		back = "/admin/outbox"

@@ -40,9 +40,7 @@ func (s *Server) publicPage(c *fiber.Ctx, b store.Branding, title, locale string
 	p := s.pageFor(title, b.ProductName)
 	p.Lang = locale
 	p.Theme = "/brand/theme.css?v=" + themeVersion(b)
-	if b.LogoSHA != "" {
-		p.Logo = "/brand/logo?v=" + b.LogoSHA[:12]
-	}
+	p.Logo = b.LogoPath()
 	return p
 }
 
@@ -58,12 +56,8 @@ func (s *Server) landingView(c *fiber.Ctx, land *onboarding.Landing) (views.Page
 	if land.Status == "expired" || land.Status == "revoked" {
 		p.CSRF = s.csrfToken(c) // only the fresh-link form needs a session
 	}
-	support := land.Branding.SupportEmail
-	if support == "" {
-		support = land.Branding.SupportURL
-	}
 	return p, views.LandingView{Locale: locale, Product: land.Branding.ProductName, Customer: land.Customer.Name,
-		Status: land.Status, Token: c.Params("token"), HasEmail: land.Customer.Email != "", Support: support}
+		Status: land.Status, Token: c.Params("token"), HasEmail: land.Customer.Email != "", Support: land.Branding.SupportLine("")}
 }
 
 // landing is the page the setup email links to.
@@ -133,10 +127,7 @@ func (s *Server) freshLink(c *fiber.Ctx) error {
 		return err
 	}
 	b, _ := s.db.Branding(c.UserContext())
-	support := b.SupportEmail
-	if support == "" {
-		support = views.T(cu.Locale, "contact_us")
-	}
+	support := b.SupportLine(views.T(cu.Locale, "contact_us"))
 	kind, msg := "ok", views.T(cu.Locale, "fresh_sent")
 	switch {
 	case err == nil:

@@ -282,7 +282,7 @@ func TestKirimSlowShowsTimeout(t *testing.T) {
 		t.Fatalf("%d after %v: %s", resp.StatusCode, took, body)
 	}
 	c := h.mirroredCustomer(t)
-	resp, body = b.get("/admin/customers/" + itoa(c.ID))
+	resp, _ = b.get("/admin/customers/" + itoa(c.ID))
 	if resp.StatusCode != 200 {
 		t.Fatalf("a page that needs no Kirim: %d", resp.StatusCode)
 	}

@@ -13,7 +13,6 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/gorilla/sessions"
 
-	"github.com/kirim-portal/portal/kirim"
 	"github.com/kirim-portal/portal/onboarding"
 	"github.com/kirim-portal/portal/static"
 	"github.com/kirim-portal/portal/store"
@@ -28,16 +27,11 @@ type Config struct {
 	TrustedProxies []string
 	// Sandbox, when set, is the built-in Kirim sandbox, mounted under /sandbox.
 	Sandbox http.Handler
-	// DevOutbox is true when no SMTP server is set: emails are held, not sent.
-	DevOutbox bool
-	// WakeMail tells the mail worker that an email is waiting.
-	WakeMail func()
 }
 
 // Deps are the services the handlers use.
 type Deps struct {
 	DB         *store.DB
-	Kirim      *kirim.Client
 	Onboarding *onboarding.Service
 	Assets     *static.Assets
 	Keys       *secret.Keyring
@@ -48,7 +42,6 @@ type Deps struct {
 type Server struct {
 	cfg      Config
 	db       *store.DB
-	kirim    *kirim.Client
 	ob       *onboarding.Service
 	assets   *static.Assets
 	log      *slog.Logger
@@ -61,7 +54,7 @@ type Server struct {
 
 // New builds the portal's Fiber app.
 func New(cfg Config, d Deps) *Server {
-	s := &Server{cfg: cfg, db: d.DB, kirim: d.Kirim, ob: d.Onboarding, assets: d.Assets, log: d.Log,
+	s := &Server{cfg: cfg, db: d.DB, ob: d.Onboarding, assets: d.Assets, log: d.Log,
 		hashes: newHashGate(hashSlots), setup: &firstRun{}, proxies: parseProxies(cfg.TrustedProxies)}
 	s.sessions = newSessionStore(d.Keys.SessionKeys(), s.secure())
 	fc := fiber.Config{

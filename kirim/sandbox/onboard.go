@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"regexp"
 	"time"
+
+	"github.com/kirim-portal/portal/kirim"
 )
 
 var reasonPattern = regexp.MustCompile(`^[a-z0-9_]{1,64}$`)
@@ -92,7 +94,7 @@ func (s *Sandbox) hostedPage(w http.ResponseWriter, r *http.Request) {
 			s.redirect(w, r, *l.Success, s.successParams(c, a))
 			return
 		}
-		s.renderHosted(w, http.StatusOK, hostedPage{Title: "Connected", Error: "The number " + deref(a.PhoneNumber) + " is connected."})
+		s.renderHosted(w, http.StatusOK, hostedPage{Title: "Connected", Error: "The number " + kirim.Str(a.PhoneNumber) + " is connected."})
 	case "fail":
 		reason := r.Form.Get("reason")
 		if !reasonPattern.MatchString(reason) {
@@ -225,12 +227,6 @@ func (s *Sandbox) readAccount(a *account) {
 
 var phonePattern = regexp.MustCompile(`^\+[1-9][0-9]{7,14}$`)
 
-func deref(p *string) string {
-	if p == nil {
-		return ""
-	}
-	return *p
-}
 
 // pending is a signup Kirim has not confirmed yet.
 type pending struct {

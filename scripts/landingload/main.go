@@ -87,11 +87,11 @@ func run(dur time.Duration, conc, rounds int) error {
 	kc, _ := kirim.New(sbURL+"/v1", "k", kirim.WithRateLimits(0, 0))
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil)) // logs formatted as in production
 	ln, portalURL := listen()
-	ob := onboarding.New(db, kc, portalURL, log)
-	ob.SetMail(onboarding.Mail{DevOutbox: true, Renderer: web.EmailRenderer()})
+	ob := onboarding.New(onboarding.Deps{DB: db, Kirim: kc, PublicURL: portalURL, Log: log,
+		Mail: onboarding.Mail{DevOutbox: true, Renderer: web.EmailRenderer()}})
 	assets, _ := static.Load()
-	srv := web.New(web.Config{PublicURL: portalURL, TrustedProxies: []string{"127.0.0.1"}, DevOutbox: true},
-		web.Deps{DB: db, Kirim: kc, Onboarding: ob, Assets: assets, Keys: keys, Log: log})
+	srv := web.New(web.Config{PublicURL: portalURL, TrustedProxies: []string{"127.0.0.1"}},
+		web.Deps{DB: db, Onboarding: ob, Assets: assets, Keys: keys, Log: log})
 	go srv.Serve(ln)
 	defer srv.Shutdown(ctx)
 
