@@ -229,7 +229,9 @@ func mirror(c *kirim.Customer) store.CustomerMirror {
 // could not be queued.
 type SendError struct{ Err error }
 
-func (e *SendError) Error() string { return "onboarding: customer created, email not sent: " + e.Err.Error() }
+func (e *SendError) Error() string {
+	return "onboarding: customer created, email not sent: " + e.Err.Error()
+}
 func (e *SendError) Unwrap() error { return e.Err }
 
 // CreateCustomer creates the customer in Kirim, mirrors it and, with SendLink, emails
@@ -503,7 +505,6 @@ func (s *Service) IssueLink(ctx context.Context, customerID int64, hours int, ac
 	}
 	return s.db.SetupLinkByID(ctx, id)
 }
-
 
 // advance moves a customer's stage forward (never back, except out of failed).
 func advance(ctx context.Context, tx *store.Tx, c *store.Customer, stage string) error {

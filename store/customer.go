@@ -644,7 +644,6 @@ func insertCustomer(ctx context.Context, tx *sql.Tx, m CustomerMirror, locale, c
 	return res.LastInsertId()
 }
 
-
 // sameJSON compares two JSON texts by value (key order does not matter).
 func sameJSON(a string, b any) bool {
 	bs, _ := b.(string)

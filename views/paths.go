@@ -17,4 +17,6 @@ func CustomerPath(id int64, rest ...string) string {
 }
 
 // customerURL is CustomerPath for an href or a form action.
-func customerURL(id int64, rest ...string) templ.SafeURL { return templ.SafeURL(CustomerPath(id, rest...)) }
+func customerURL(id int64, rest ...string) templ.SafeURL {
+	return templ.SafeURL(CustomerPath(id, rest...))
+}

@@ -227,7 +227,6 @@ func (s *Sandbox) readAccount(a *account) {
 
 var phonePattern = regexp.MustCompile(`^\+[1-9][0-9]{7,14}$`)
 
-
 // pending is a signup Kirim has not confirmed yet.
 type pending struct {
 	Account string `json:"account"`
