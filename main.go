@@ -20,7 +20,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	netmail "net/mail"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -188,15 +187,18 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(addr st
 	}
 	// Stop the worker after the web server, before the database closes.
 	defer stopMail()
-	ob := onboarding.New(onboarding.Deps{DB: db, Kirim: kc, PublicURL: cfg.PublicURL, Log: log, Mail: mailCfg})
+	ob := onboarding.New(onboarding.Deps{DB: db, Kirim: kc, PublicURL: cfg.PublicURL.String(), Log: log, Mail: mailCfg})
 	// Background work stops before the database closes.
 	defer ob.Close()
-	if every := cfg.reconcileInterval(); every > 0 {
+	if err := ob.ReportUnsettled(ctx); err != nil {
+		return err
+	}
+	if every := cfg.ReconcileEvery; every > 0 {
 		rctx, stopRec := context.WithCancel(ctx)
 		defer stopRec()
 		ob.Track(func() { ob.RunReconciler(rctx, every) })
 	}
-	wcfg := web.Config{PublicURL: cfg.PublicURL, TrustedProxies: cfg.trustedProxies()}
+	wcfg := web.Config{PublicURL: cfg.PublicURL.String(), TrustedProxies: cfg.TrustedProxies}
 	if sb != nil {
 		wcfg.Sandbox = sb
 	}
@@ -206,7 +208,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(addr st
 	if err != nil {
 		return &configError{"PORTAL_ADDR", err.Error()}
 	}
-	log.Info("portal listening", "addr", ln.Addr().String(), "public_url", cfg.PublicURL, "version", version)
+	log.Info("portal listening", "addr", ln.Addr().String(), "public_url", cfg.PublicURL.String(), "version", version)
 	if ready != nil {
 		ready(ln.Addr().String())
 	}
@@ -231,12 +233,12 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(addr st
 // dev outbox. stop ends the worker.
 func startMail(ctx context.Context, cfg Config, db *store.DB, log *slog.Logger) (m onboarding.Mail, stop func(), err error) {
 	m = onboarding.Mail{From: cfg.MailFrom, Renderer: web.EmailRenderer()}
-	if cfg.SMTPURL == "" {
+	if cfg.SMTPURL == nil {
 		m.DevOutbox = true
 		log.Warn("SMTP_URL is not set: emails are kept in the dev outbox at /admin/outbox and NOT sent")
 		return m, func() {}, nil
 	}
-	smtp, err := mail.ParseURL(cfg.SMTPURL)
+	smtp, err := mail.ParseURL(cfg.SMTPURL.String())
 	if err != nil {
 		return m, nil, &configError{"SMTP_URL", err.Error()}
 	}
@@ -257,7 +259,7 @@ const defaultMemoryLimit = 256 << 20
 // under /sandbox of the portal).
 func kirimClient(ctx context.Context, cfg Config, log *slog.Logger) (*kirim.Client, *sandbox.Sandbox, error) {
 	if cfg.KirimAPIKey != "" {
-		kc, err := kirim.New(cfg.KirimBaseURL, cfg.KirimAPIKey, kirim.WithUserAgent("kirim-portal/"+version), kirim.WithMaxElapsed(cfg.kirimTimeout()))
+		kc, err := kirim.New(cfg.KirimBaseURL.String(), cfg.KirimAPIKey, kirim.WithUserAgent("kirim-portal/"+version), kirim.WithMaxElapsed(cfg.KirimTimeout))
 		if err != nil {
 			return nil, nil, err
 		}
@@ -279,7 +281,7 @@ func kirimClient(ctx context.Context, cfg Config, log *slog.Logger) (*kirim.Clie
 	sb, err := sandbox.New(sandbox.Options{
 		APIKey:    key,
 		DataFile:  filepath.Join(cfg.DataDir, "sandbox.json"),
-		PublicURL: cfg.PublicURL + "/sandbox",
+		PublicURL: cfg.PublicURL.String() + "/sandbox",
 		Logger:    log,
 	})
 	if err != nil {
@@ -296,9 +298,9 @@ func kirimClient(ctx context.Context, cfg Config, log *slog.Logger) (*kirim.Clie
 		<-ctx.Done()
 		hs.Close()
 	}()
-	kc, err := kirim.New("http://"+ln.Addr().String()+"/v1", key, kirim.WithMaxElapsed(cfg.kirimTimeout()))
+	kc, err := kirim.New("http://"+ln.Addr().String()+"/v1", key, kirim.WithMaxElapsed(cfg.KirimTimeout))
 	log.Warn("KIRIM_API_KEY is not set: using the built-in Kirim sandbox; no real WhatsApp number can be connected",
-		"hosted_pages", cfg.PublicURL+"/sandbox/onboard/")
+		"hosted_pages", cfg.PublicURL.String()+"/sandbox/onboard/")
 	return kc, sb, err
 }
 
@@ -359,89 +361,93 @@ func backup(ctx context.Context, cfg Config, path string, stdout io.Writer) erro
 	return nil
 }
 
-// minPasswordLen is the shortest staff password accepted.
-const minPasswordLen = 12
-
 func userCommand(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		return usageError("user needs a subcommand: add or list")
 	}
-	sub, args := args[0], args[1:]
-	switch sub {
+	switch sub, args := args[0], args[1:]; sub {
 	case "add":
-		fs := flag.NewFlagSet("user add", flag.ContinueOnError)
-		fs.SetOutput(stderr)
-		email := fs.String("email", "", "the staff member's email address")
-		fromStdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input")
-		// The remaining flags are the portal's configuration (data dir and so on).
-		cfgArgs, err := splitFlags(args, "email", "password-stdin")
-		if err != nil {
-			return err
-		}
-		if err := fs.Parse(cfgArgs.own); err != nil {
-			return err
-		}
-		addr, err := netmail.ParseAddress(*email)
-		if err != nil || addr.Address != strings.TrimSpace(*email) {
-			return usageError("user add: --email must be a plain email address")
-		}
-		password, generated := "", false
-		if *fromStdin {
-			line, err := bufio.NewReader(stdin).ReadString('\n')
-			if err != nil && !errors.Is(err, io.EOF) {
-				return err
-			}
-			password = strings.TrimRight(line, "\r\n")
-			if len(password) < minPasswordLen {
-				return usageError(fmt.Sprintf("user add: the password must be at least %d characters", minPasswordLen))
-			}
-		} else {
-			password, generated = secret.NewPassword(), true
-		}
-		return withConfig(ctx, "user add", cfgArgs.rest, getenv, stderr, func(cfg Config, _ *slog.Logger, _ []string) error {
-			db, err := store.Open(ctx, cfg.dbPath(), nil)
-			if err != nil {
-				return err
-			}
-			defer db.Close()
-			if _, err := db.CreateUser(ctx, addr.Address, secret.HashPassword(password)); err != nil {
-				if errors.Is(err, store.ErrConflict) {
-					return fmt.Errorf("a staff user with the email %s already exists", addr.Address)
-				}
-				return err
-			}
-			fmt.Fprintf(stdout, "staff user %s created\n", addr.Address)
-			if generated {
-				fmt.Fprintf(stdout, "password (shown once, store it now): %s\n", password)
-			}
-			return nil
-		})
+		return userAdd(ctx, args, getenv, stdin, stdout, stderr)
 	case "list":
 		return withConfig(ctx, "user list", args, getenv, stderr, func(cfg Config, _ *slog.Logger, _ []string) error {
-			db, err := store.Open(ctx, cfg.dbPath(), nil)
-			if err != nil {
-				return err
-			}
-			defer db.Close()
-			users, err := db.Users(ctx)
-			if err != nil {
-				return err
-			}
-			if len(users) == 0 {
-				fmt.Fprintln(stdout, "no staff users yet: add one with  portal user add --email you@example.com")
-			}
-			for _, u := range users {
-				last := "never"
-				if u.LastLoginAt != nil {
-					last = u.LastLoginAt.Format(time.RFC3339)
-				}
-				fmt.Fprintf(stdout, "%s\tcreated %s\tlast sign-in %s\n", u.Email, u.CreatedAt.Format(time.RFC3339), last)
-			}
-			return nil
+			return userList(ctx, cfg, stdout)
 		})
 	default:
 		return usageError("user: unknown subcommand " + sub + " (add or list)")
 	}
+}
+
+// userAdd creates a staff user, with a generated password unless --password-stdin.
+func userAdd(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("user add", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	email := fs.String("email", "", "the staff member's email address")
+	fromStdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input")
+	// The remaining flags are the portal's configuration (data dir and so on).
+	cfgArgs, err := splitFlags(args, "email", "password-stdin")
+	if err != nil {
+		return err
+	}
+	if err := fs.Parse(cfgArgs.own); err != nil {
+		return err
+	}
+	addr, err := onboarding.StaffEmail(*email)
+	if err != nil {
+		return usageError("user add: --email: " + err.Error())
+	}
+	password, generated := secret.NewPassword(), true
+	if *fromStdin {
+		line, err := bufio.NewReader(stdin).ReadString('\n')
+		if err != nil && !errors.Is(err, io.EOF) {
+			return err
+		}
+		password, generated = strings.TrimRight(line, "\r\n"), false
+		if err := onboarding.CheckPassword(password); err != nil {
+			return usageError("user add: the password: " + err.Error())
+		}
+	}
+	return withConfig(ctx, "user add", cfgArgs.rest, getenv, stderr, func(cfg Config, _ *slog.Logger, _ []string) error {
+		db, err := store.Open(ctx, cfg.dbPath(), nil)
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		if _, err := db.CreateUser(ctx, addr, secret.HashPassword(password)); err != nil {
+			if errors.Is(err, store.ErrConflict) {
+				return fmt.Errorf("a staff user with the email %s already exists", addr)
+			}
+			return err
+		}
+		fmt.Fprintf(stdout, "staff user %s created\n", addr)
+		if generated {
+			fmt.Fprintf(stdout, "password (shown once, store it now): %s\n", password)
+		}
+		return nil
+	})
+}
+
+// userList prints the staff users.
+func userList(ctx context.Context, cfg Config, stdout io.Writer) error {
+	db, err := store.Open(ctx, cfg.dbPath(), nil)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	users, err := db.Users(ctx)
+	if err != nil {
+		return err
+	}
+	if len(users) == 0 {
+		fmt.Fprintln(stdout, "no staff users yet: add one with  portal user add --email you@example.com")
+	}
+	for _, u := range users {
+		last := "never"
+		if u.LastLoginAt != nil {
+			last = u.LastLoginAt.Format(time.RFC3339)
+		}
+		fmt.Fprintf(stdout, "%s\tcreated %s\tlast sign-in %s\n", u.Email, u.CreatedAt.Format(time.RFC3339), last)
+	}
+	return nil
 }
 
 type splitArgs struct{ own, rest []string }

@@ -321,7 +321,7 @@ func (c *Client) CreateWebhookSubscription(ctx context.Context, p CreateWebhookS
 }
 
 // DeleteWebhookSubscription removes a subscription. The operation is not in Kirim's
-// published contract (see openapi.json): a 404 may mean the subscription is gone or
+// published contract (see kirimtest/openapi.json): a 404 may mean the subscription is gone or
 // that this Kirim cannot delete, and callers must not tell the two apart.
 func (c *Client) DeleteWebhookSubscription(ctx context.Context, id string) error {
 	_, err := get[json.RawMessage](ctx, c, call{method: http.MethodDelete, path: "/webhook_subscriptions/" + url.PathEscape(id)})

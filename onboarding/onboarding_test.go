@@ -158,7 +158,7 @@ func TestLinksLifecycle(t *testing.T) {
 	if err != nil || len(token) < 32 {
 		t.Fatalf("landing token %q %v", token, err)
 	}
-	if byTok, err := e.db.SetupLinkByLandingToken(ctx, token); err != nil || byTok.ID != l.ID {
+	if byTok, _, err := e.db.SetupLinkWithCustomer(ctx, token); err != nil || byTok.ID != l.ID {
 		t.Fatalf("lookup by landing token: %v", err)
 	}
 
@@ -384,4 +384,30 @@ type testRenderer struct{}
 
 func (testRenderer) SetupEmail(_ context.Context, e onboarding.SetupEmail) (subject, html, text string, err error) {
 	return "Connect " + e.Customer, "<a href=\"" + e.LandingURL + "\">Connect</a>", "Connect: " + e.LandingURL, nil
+}
+
+// TestReportUnsettled: at start, requests whose answer never came are logged while
+// Kirim still remembers their key (sending the form again settles them), and closed
+// as failed, with what that means, once it no longer does.
+func TestReportUnsettled(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	e.db.Now = func() time.Time { return time.Now().Add(-25 * time.Hour) }
+	e.db.BeginIntent(ctx, "customer.create", "customer.create:old-form-key", "cus-old", `{"name":"Old"}`)
+	e.db.Now = time.Now
+	e.db.BeginIntent(ctx, "customer.create", "customer.create:new-form-key", "cus-new", `{"name":"New"}`)
+	var logs strings.Builder
+	svc := onboarding.New(onboarding.Deps{DB: e.db, Kirim: e.kc, PublicURL: "https://portal.example.com",
+		Log: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err := svc.ReportUnsettled(ctx); err != nil {
+		t.Fatal(err)
+	}
+	old, _ := e.db.IntentByKey(ctx, "cus-old")
+	young, _ := e.db.IntentByKey(ctx, "cus-new")
+	if old.State != store.IntentFailed || !strings.Contains(old.LastError, "reconciliation has brought it in") {
+		t.Fatalf("the day-old intent: %+v", old)
+	}
+	if young.State != store.IntentPending || !strings.Contains(logs.String(), "no known outcome yet") {
+		t.Fatalf("the young intent: %+v; log: %s", young, logs.String())
+	}
 }

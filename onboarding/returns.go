@@ -3,6 +3,7 @@ package onboarding
 import (
 	"context"
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -77,48 +78,9 @@ func (s *Service) VerifySuccess(ctx context.Context, returnKey string, q ReturnQ
 		return nil, err
 	}
 	ret := &Return{State: ReturnPending, Customer: c, Link: l, Branding: b}
-	// Kirim cannot confirm now (an outage, the account still onboarding): the page keeps
-	// asking, then tells the customer that staff will follow up.
-	links, err := s.kirim.ListSetupLinks(ctx, c.KirimID, "")
-	if err != nil {
-		return ret, nil
-	}
-	if err := s.mirrorLinks(ctx, c, links); err != nil {
-		return nil, err
-	}
-	var remote *kirim.SetupLink
-	for i := range links {
-		if links[i].ID == l.KirimID {
-			remote = &links[i]
-		}
-	}
-	if remote == nil || remote.Status != kirim.LinkConsumed {
-		return ret, nil
-	}
-	accounts, err := s.kirim.ListAccounts(ctx, kirim.AccountFilter{Status: "all", CustomerID: c.KirimID})
-	if err != nil {
-		return ret, nil
-	}
-	accounts = ownAccounts(accounts, c.KirimID)
-	changes, err := s.mirrorAccounts(ctx, accounts)
-	if err != nil {
-		return nil, err
-	}
-	connected := pickAccount(accounts, changes, q.AccountID)
-	if connected == nil {
-		return ret, s.afterAccountChanges(ctx, changes, "connected")
-	}
-	if kc, err := s.kirim.GetCustomer(ctx, c.KirimID); err == nil {
-		if _, err := s.db.ReconcileCustomers(ctx, []store.CustomerMirror{mirror(kc)}, "return"); err != nil {
-			return nil, err
-		}
-	}
-	if _, err := s.db.AddEvent(ctx, store.Event{CustomerID: &c.ID, Kind: store.EventSignupSucceeded, Actor: "customer", Key: l.KirimID,
-		Detail: map[string]any{"link": l.KirimID, "phone_number": kirim.Str(connected.PhoneNumber)}}); err != nil {
-		return nil, err
-	}
-	if err := s.afterAccountChanges(ctx, changes, "connected"); err != nil {
-		return nil, err
+	connected, err := s.confirmSignup(ctx, c, l, q.AccountID)
+	if err != nil || connected == nil {
+		return ret, err // not yet: the page keeps asking, then says staff will follow up
 	}
 	ret.State = ReturnConnected
 	if list, err := s.db.Accounts(ctx, c.ID); err == nil {
@@ -135,6 +97,57 @@ func (s *Service) VerifySuccess(ctx context.Context, returnKey string, q ReturnQ
 		ret.Link = l
 	}
 	return ret, nil
+}
+
+// confirmSignup asks Kirim whether the link is consumed and its customer has a
+// connected account, mirrors what it says, and records the success once. It returns
+// the connected account, or nil when Kirim cannot confirm (yet): an outage, the link
+// not consumed, the account still onboarding. Only the store's errors are returned.
+func (s *Service) confirmSignup(ctx context.Context, c *store.Customer, l *store.SetupLink, hint string) (*kirim.Account, error) {
+	links, err := s.kirim.ListSetupLinks(ctx, c.KirimID, "")
+	if err != nil {
+		return nil, nil
+	}
+	if err := s.mirrorLinks(ctx, c, links); err != nil {
+		return nil, err
+	}
+	if i := slices.IndexFunc(links, func(r kirim.SetupLink) bool { return r.ID == l.KirimID }); i < 0 || links[i].Status != kirim.LinkConsumed {
+		return nil, nil
+	}
+	accounts, changes, err := s.customerAccounts(ctx, c)
+	var ke *kirim.Error
+	if errors.As(err, &ke) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	connected := pickAccount(accounts, changes, hint)
+	if connected == nil {
+		return nil, s.afterAccountChanges(ctx, changes, "connected")
+	}
+	if kc, err := s.kirim.GetCustomer(ctx, c.KirimID); err == nil {
+		if _, err := s.db.ReconcileCustomers(ctx, []store.CustomerMirror{mirror(kc)}, "return"); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := s.db.AddEvent(ctx, store.Event{CustomerID: &c.ID, Kind: store.EventSignupSucceeded, Actor: "customer", Key: l.KirimID,
+		Detail: map[string]any{"link": l.KirimID, "phone_number": kirim.Str(connected.PhoneNumber)}}); err != nil {
+		return nil, err
+	}
+	return connected, s.afterAccountChanges(ctx, changes, "connected")
+}
+
+// customerAccounts reads a customer's accounts from Kirim (every status) and mirrors
+// them; it returns them and those that changed.
+func (s *Service) customerAccounts(ctx context.Context, c *store.Customer) ([]kirim.Account, []store.AccountChange, error) {
+	accounts, err := s.kirim.ListAccounts(ctx, kirim.AccountFilter{Status: "all", CustomerID: c.KirimID})
+	if err != nil {
+		return nil, nil, err
+	}
+	accounts = ownAccounts(accounts, c.KirimID)
+	changes, err := s.mirrorAccounts(ctx, accounts)
+	return accounts, changes, err
 }
 
 // ownAccounts keeps the accounts that say they are the customer's (or say nothing).
@@ -378,12 +391,7 @@ func (s *Service) RefreshCustomer(ctx context.Context, customerID int64, trigger
 	if err := s.RefreshLinks(ctx, c.ID); err != nil {
 		return false, err
 	}
-	accounts, err := s.kirim.ListAccounts(ctx, kirim.AccountFilter{Status: "all", CustomerID: c.KirimID})
-	if err != nil {
-		return false, err
-	}
-	accounts = ownAccounts(accounts, c.KirimID)
-	changes, err := s.mirrorAccounts(ctx, accounts)
+	accounts, changes, err := s.customerAccounts(ctx, c)
 	if err != nil {
 		return false, err
 	}

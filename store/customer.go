@@ -313,7 +313,7 @@ func (db *DB) Customers(ctx context.Context, f CustomerFilter) (*CustomerPage, e
 		rows, err = db.customerRows(ctx, append(where, "c.id < ?"), append(args, before), f.Limit+1)
 	case len([]rune(q)) < 3:
 		// Too short for trigrams: a scan, newest first, that stops when the page is full.
-		like := "%" + strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(q) + "%"
+		like := containsPattern(q)
 		rows, err = db.customerRows(ctx, append(where, "c.id < ?", `(c.name LIKE ? ESCAPE '\' OR c.email LIKE ? ESCAPE '\')`),
 			append(args, before, like, like), f.Limit+1)
 	default:
@@ -329,6 +329,12 @@ func (db *DB) Customers(ctx context.Context, f CustomerFilter) (*CustomerPage, e
 	}
 	return page, nil
 }
+
+// likeEscaper escapes LIKE's wildcards; the queries name the backslash as ESCAPE.
+var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+
+// containsPattern is the LIKE pattern of a text containing q.
+func containsPattern(q string) string { return "%" + likeEscaper.Replace(q) + "%" }
 
 // maxSearch bounds a search text, in characters.
 const maxSearch = 200
@@ -454,7 +460,7 @@ func (db *DB) searchCustomers(ctx context.Context, q string, where []string, arg
 		return nil, err
 	}
 	if n < rareEnough {
-		like := "%" + strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(q) + "%"
+		like := containsPattern(q)
 		where = append(append([]string{}, where...), "c.id < ?",
 			`c.id IN (SELECT rowid FROM customer_search WHERE customer_search MATCH ?)`,
 			`(c.name LIKE ? ESCAPE '\' OR c.email LIKE ? ESCAPE '\' OR EXISTS (SELECT 1 FROM whatsapp_accounts a

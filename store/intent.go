@@ -65,9 +65,18 @@ func (db *DB) IntentByKey(ctx context.Context, key string) (*Intent, error) {
 	return in, nil
 }
 
+// PendingIntents returns the intents whose outcome is unknown, oldest first.
+func (db *DB) PendingIntents(ctx context.Context) ([]*Intent, error) {
+	return db.intents(ctx, `state = ?`, IntentPending)
+}
+
 // IntentsInScope returns the intents of one scope, oldest first.
 func (db *DB) IntentsInScope(ctx context.Context, scope string) ([]*Intent, error) {
-	rows, err := db.query(ctx, `SELECT `+intentColumns+` FROM remote_intents WHERE scope = ? ORDER BY id`, scope)
+	return db.intents(ctx, `scope = ?`, scope)
+}
+
+func (db *DB) intents(ctx context.Context, where string, arg any) ([]*Intent, error) {
+	rows, err := db.query(ctx, `SELECT `+intentColumns+` FROM remote_intents WHERE `+where+` ORDER BY id`, arg)
 	if err != nil {
 		return nil, fmt.Errorf("store: intents: %w", err)
 	}

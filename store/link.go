@@ -227,11 +227,6 @@ func (db *DB) CountAttempt(ctx context.Context, linkID int64) (int, error) {
 	return n, nil
 }
 
-// SetupLinkByLandingToken finds the link a landing token belongs to.
-func (db *DB) SetupLinkByLandingToken(ctx context.Context, token string) (*SetupLink, error) {
-	return db.linkWhere(ctx, "landing_token_hash = ?", HashToken(token))
-}
-
 // SetupLinkByReturnKey finds the link a return URL is bound to.
 func (db *DB) SetupLinkByReturnKey(ctx context.Context, key string) (*SetupLink, error) {
 	return db.linkWhere(ctx, "return_key_hash = ?", HashToken(key))

@@ -108,18 +108,6 @@ func (db *DB) Migrate(ctx context.Context) error {
 	return nil
 }
 
-// MigrateDownAll reverts every migration (used by the round-trip test).
-func (db *DB) MigrateDownAll(ctx context.Context) error {
-	p, err := db.provider()
-	if err != nil {
-		return fmt.Errorf("store: migrations: %w", err)
-	}
-	if _, err := p.DownTo(ctx, 0); err != nil {
-		return fmt.Errorf("store: migrate down: %w", err)
-	}
-	return nil
-}
-
 // SchemaVersion returns the newest applied migration.
 func (db *DB) SchemaVersion(ctx context.Context) (int64, error) {
 	p, err := db.provider()

@@ -16,8 +16,6 @@ import (
 	"github.com/kirim-portal/portal/views"
 )
 
-const minPasswordLen = 12
-
 const (
 	msgBadLogin  = "Email or password is incorrect."
 	msgThrottled = "Too many sign-in attempts. Wait 15 minutes and try again."
@@ -208,10 +206,11 @@ func (s *Server) setupSubmit(c *fiber.Ctx) error {
 	if !s.setupTokenOK(c) {
 		return fiber.ErrNotFound
 	}
-	email := strings.TrimSpace(c.FormValue("email"))
 	errs := passwordErrors(c.FormValue("password"), c.FormValue("confirm"))
-	if !onboarding.ValidEmail(email) {
-		errs["email"] = "Enter an email address like you@example.com."
+	email, err := onboarding.StaffEmail(c.FormValue("email"))
+	if err != nil {
+		email = strings.TrimSpace(c.FormValue("email"))
+		errs["email"] = sentence(err)
 	}
 	if len(errs) > 0 {
 		p := s.adminPage(c, "First staff account")
@@ -241,12 +240,18 @@ func (s *Server) setupSubmit(c *fiber.Ctx) error {
 
 func passwordErrors(password, confirm string) map[string]string {
 	errs := map[string]string{}
-	if len([]rune(password)) < minPasswordLen {
-		errs["password"] = "Use at least 12 characters."
+	if err := onboarding.CheckPassword(password); err != nil {
+		errs["password"] = sentence(err)
 	} else if password != confirm {
 		errs["confirm"] = "The two passwords differ."
 	}
 	return errs
+}
+
+// sentence writes a rule's error as a sentence for a form.
+func sentence(err error) string {
+	s := err.Error()
+	return strings.ToUpper(s[:1]) + s[1:] + "."
 }
 
 func (s *Server) accountPage(c *fiber.Ctx) error {
@@ -256,14 +261,23 @@ func (s *Server) accountPage(c *fiber.Ctx) error {
 func (s *Server) changePassword(c *fiber.Ctx) error {
 	u := staffOf(c)
 	errs := passwordErrors(c.FormValue("password"), c.FormValue("confirm"))
+	if !s.hashes.enter(c.UserContext(), hashWait) {
+		c.Set(fiber.HeaderRetryAfter, "5")
+		return fiber.ErrServiceUnavailable
+	}
 	if secret.CheckPassword(u.PasswordHash, c.FormValue("current")) != nil {
 		errs["current"] = "This is not your current password."
 	}
+	hash := ""
+	if len(errs) == 0 {
+		hash = secret.HashPassword(c.FormValue("password"))
+	}
+	s.hashes.leave()
 	if len(errs) > 0 {
 		c.Status(fiber.StatusUnprocessableEntity)
 		return s.render(c, views.AccountPage(s.adminPage(c, "Your account"), views.AccountView{Errors: errs}))
 	}
-	ver, err := s.db.SetPassword(c.UserContext(), u.ID, secret.HashPassword(c.FormValue("password")))
+	ver, err := s.db.SetPassword(c.UserContext(), u.ID, hash)
 	if err != nil {
 		return err
 	}

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net/url"
@@ -120,66 +119,25 @@ func (s *Server) newCustomer(c *fiber.Ctx) error {
 	return s.render(c, views.CustomerFormPage(s.adminPage(c, "New customer"), f))
 }
 
-// kirimProblem explains a failed Kirim call in words staff can act on.
-func (s *Server) kirimProblem(err error) string {
-	var ke *kirim.Error
-	if !errors.As(err, &ke) {
-		return ""
-	}
-	ref := ""
-	if ke.RequestID != "" {
-		ref = " (Kirim request " + ke.RequestID + ")"
-	}
-	late := "Kirim's answer did not arrive"
-	if ke.Elapsed > 0 {
-		late = fmt.Sprintf("Kirim did not answer within %d seconds", int(ke.Elapsed.Round(time.Second).Seconds()))
-	}
-	switch {
-	case kirim.OutcomeUnknown(err):
-		// Never "nothing was changed": Kirim may have done it and the answer got lost.
-		return late + ", so we cannot tell yet whether this went through. Send the same form again: the portal first asks Kirim about the earlier attempt and never does it twice." + ref
-	case errors.Is(err, context.DeadlineExceeded):
-		return late + ". Please try again in a moment." + ref
-	case kirim.IsUnavailable(err), kirim.IsRateLimited(err):
-		return "Kirim could not be reached, so nothing was changed. Please try again in a moment." + ref
-	case ke.Status == 401 || ke.Status == 403:
-		return "Kirim refused the portal's API key. Check KIRIM_API_KEY." + ref
-	case ke.Status == 402:
-		return "Your Kirim plan does not allow this: " + ke.Message + ref
-	default:
-		return "Kirim refused the request: " + ke.Message + ref
-	}
-}
-
 // formFailure re-renders a form after a failed submission: field errors next to the
 // fields, Kirim's answer on top, what the user typed kept.
 func (s *Server) formFailure(c *fiber.Ctx, title string, f views.CustomerForm, err error) error {
+	p, ok := explain(err)
+	if !ok {
+		return err
+	}
 	var inv *onboarding.InvalidError
 	var ke *kirim.Error
 	switch {
 	case errors.As(err, &inv):
-		f.Errors = inv.Fields
-		f.Problem = "Please correct the fields marked below."
-		c.Status(fiber.StatusUnprocessableEntity)
+		f.Errors, p.message = inv.Fields, "Please correct the fields marked below."
+	case errors.As(err, &ke) && ke.Param != "" && kirim.IsValidation(ke):
+		f.Errors = map[string]string{strings.TrimPrefix(ke.Param, "/"): ke.Message}
 	case errors.Is(err, onboarding.ErrStaleForm):
-		f.Problem = "This form is incomplete or out of date. Nothing was saved: reload the page and submit it again."
 		f.Intent = secret.NewToken(16)
-		c.Status(fiber.StatusBadRequest)
-	case errors.As(err, &ke):
-		f.Problem = s.kirimProblem(err)
-		if ke.Param != "" && (ke.Status == 400 || ke.Status == 422) {
-			f.Errors = map[string]string{strings.TrimPrefix(ke.Param, "/"): ke.Message}
-		}
-		c.Status(fiber.StatusBadGateway)
-		if errors.Is(err, context.DeadlineExceeded) {
-			c.Status(fiber.StatusGatewayTimeout)
-		}
-		if kirim.IsValidation(err) {
-			c.Status(fiber.StatusUnprocessableEntity)
-		}
-	default:
-		return err
 	}
+	f.Problem = p.message
+	c.Status(p.status)
 	return s.render(c, views.CustomerFormPage(s.adminPage(c, title), f))
 }
 
@@ -191,7 +149,7 @@ func (s *Server) createCustomer(c *fiber.Ctx) error {
 	var sendErr *onboarding.SendError
 	switch {
 	case errors.As(err, &sendErr):
-		s.flash(c, "error", "Customer "+cu.Name+" created. The setup link email could not be sent: "+s.actionProblem(sendErr.Err))
+		s.flash(c, "error", "Customer "+cu.Name+" created. The setup link email could not be sent: "+problemOf(sendErr.Err))
 	case err != nil:
 		in.Normalize()
 		f := formOf(in)
@@ -331,7 +289,7 @@ func (s *Server) customerAction(done string, fn func(s *Server, c *fiber.Ctx, id
 		}
 		self := views.CustomerPath(cu.ID)
 		if err := fn(s, c, cu.ID); err != nil {
-			msg := s.actionProblem(err)
+			msg := problemOf(err)
 			if msg == "" {
 				return err
 			}
@@ -341,28 +299,6 @@ func (s *Server) customerAction(done string, fn func(s *Server, c *fiber.Ctx, id
 		s.flash(c, "ok", done)
 		return redirect(c, self)
 	}
-}
-
-func (s *Server) actionProblem(err error) string {
-	var inv *onboarding.InvalidError
-	switch {
-	case errors.Is(err, onboarding.ErrArchived):
-		return "This customer is archived."
-	case errors.Is(err, onboarding.ErrNotConnected):
-		return "This number is not connected: templates can only be synced for connected numbers."
-	case errors.Is(err, onboarding.ErrNoEmail):
-		return "This customer has no email address: add one first."
-	case errors.Is(err, onboarding.ErrLinkNotActive):
-		return "That link is no longer active (it was used, revoked or has expired); the list now shows its state."
-	case errors.As(err, &inv):
-		var msgs []string
-		for _, m := range inv.Fields {
-			msgs = append(msgs, m)
-		}
-		sort.Strings(msgs)
-		return strings.Join(msgs, " ")
-	}
-	return s.kirimProblem(err)
 }
 
 func linkID(c *fiber.Ctx) int64 {

@@ -2,7 +2,6 @@ package web
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -191,10 +190,7 @@ func (s *Server) reconcileNow(c *fiber.Ctx) error {
 
 func (s *Server) registerWebhook(c *fiber.Ctx) error {
 	if err := s.ob.RegisterWebhook(c.UserContext(), actor(c)); err != nil {
-		msg := s.kirimProblem(err)
-		if errors.Is(err, onboarding.ErrNeedsHTTPS) {
-			msg = "Kirim delivers webhooks to https only: set PORTAL_PUBLIC_URL to the portal's https address first."
-		}
+		msg := problemOf(err)
 		if msg == "" {
 			return err
 		}

@@ -78,7 +78,7 @@ func (s *Server) resendEmail(c *fiber.Ctx) error {
 	e, err := s.ob.ResendEmail(c.UserContext(), id, actor(c))
 	switch {
 	case errors.Is(err, onboarding.ErrNoSMTP):
-		s.flash(c, "error", "No SMTP server is configured (SMTP_URL): the email stays in the outbox.")
+		s.flash(c, "error", problemOf(err))
 	case err != nil:
 		return err
 	default:

@@ -1,0 +1,18 @@
+package store
+
+import (
+	"context"
+	"fmt"
+)
+
+// MigrateDownAll reverts every migration (for the round-trip test).
+func (db *DB) MigrateDownAll(ctx context.Context) error {
+	p, err := db.provider()
+	if err != nil {
+		return fmt.Errorf("store: migrations: %w", err)
+	}
+	if _, err := p.DownTo(ctx, 0); err != nil {
+		return fmt.Errorf("store: migrate down: %w", err)
+	}
+	return nil
+}
