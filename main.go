@@ -28,6 +28,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/kirim-portal/portal/jobs"
 	"github.com/kirim-portal/portal/kirim"
 	"github.com/kirim-portal/portal/kirim/sandbox"
 	"github.com/kirim-portal/portal/mail"
@@ -187,17 +188,25 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(addr st
 	}
 	// Stop the worker after the web server, before the database closes.
 	defer stopMail()
-	ob := onboarding.New(onboarding.Deps{DB: db, Kirim: kc, PublicURL: cfg.PublicURL.String(), Log: log, Mail: mailCfg})
-	// Background work stops before the database closes.
-	defer ob.Close()
+	jc, workers, err := jobs.Open(ctx, db.SQL(), jobs.Config{Periodic: onboarding.Periodic(cfg.ReconcileEvery), Log: log})
+	if err != nil {
+		return err
+	}
+	ob := onboarding.New(onboarding.Deps{DB: db, Kirim: kc, PublicURL: cfg.PublicURL.String(), Log: log, Mail: mailCfg, Jobs: jc})
+	ob.RegisterWorkers(workers)
 	if err := ob.ReportUnsettled(ctx); err != nil {
 		return err
 	}
-	if every := cfg.ReconcileEvery; every > 0 {
-		rctx, stopRec := context.WithCancel(ctx)
-		defer stopRec()
-		ob.Track(func() { ob.RunReconciler(rctx, every) })
+	if err := jc.Start(context.WithoutCancel(ctx)); err != nil {
+		return err
 	}
+	// Jobs stop (those running finish, within the shutdown timeout) before the
+	// database closes.
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+		defer cancel()
+		jc.Stop(sctx)
+	}()
 	wcfg := web.Config{PublicURL: cfg.PublicURL.String(), TrustedProxies: cfg.TrustedProxies}
 	if sb != nil {
 		wcfg.Sandbox = sb
@@ -328,11 +337,14 @@ func migrate(ctx context.Context, cfg Config, stdout io.Writer) error {
 		return err
 	}
 	defer db.Close()
+	if err := jobs.Migrate(ctx, db.SQL()); err != nil {
+		return err
+	}
 	v, err := db.SchemaVersion(ctx)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "database %s is at schema version %d\n", cfg.dbPath(), v)
+	fmt.Fprintf(stdout, "database %s is at schema version %d (and the job tables are up to date)\n", cfg.dbPath(), v)
 	return nil
 }
 

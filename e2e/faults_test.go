@@ -1,7 +1,7 @@
 package e2e
 
-// Faults done for real to the built portal: kill -9 while it sends email and while it
-// reconciles, then a restart; the outcome is counted where it lands (Mailpit, the
+// Faults done for real to the built portal: kill -9 while it sends email, while it
+// reconciles and while it syncs every number's templates, then a restart; the outcome is counted where it lands (Mailpit, the
 // Kirim sandbox, the database).
 
 import (
@@ -10,15 +10,21 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/playwright-community/playwright-go"
+
 	"github.com/kirim-portal/portal/kirim"
+	"github.com/kirim-portal/portal/kirim/sandbox"
 	"github.com/kirim-portal/portal/mail/mailtest"
 	"github.com/kirim-portal/portal/store"
 	"github.com/kirim-portal/portal/store/secret"
@@ -325,3 +331,110 @@ func TestKillDuringReconciliation(t *testing.T) {
 	must(t, err)
 	resp.Body.Close()
 }
+
+// TestKillDuringTemplateSyncAll: 300 connected numbers with two new templates each on
+// Meta's side; staff press "Sync all templates" and the portal is killed (-9) part way.
+// After a restart the run finishes by itself: every number holds its five templates,
+// the run counts 300 done, one history row each, and Kirim was asked to sync each
+// number under one Idempotency-Key: the jobs the kill interrupted (running, or done
+// but not yet marked so) asked again as a replay, which Kirim answers from its cache.
+func TestKillDuringTemplateSyncAll(t *testing.T) {
+	const n = 300
+	sb, err := sandbox.New(sandbox.Options{APIKey: "kdv_live_syncall", ReadsPerMinute: 60_000, WritesPerMinute: 60_000})
+	must(t, err)
+	defer sb.Close()
+	sb.SeedConnected(n, "Synced Store")
+	var slow atomic.Bool
+	var mu sync.Mutex
+	syncCalls := map[string][]string{} // phone_number_id → the Idempotency-Keys of its calls
+	kirimSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if m := syncPath.FindStringSubmatch(r.URL.Path); m != nil && r.Method == http.MethodPost && slow.Load() {
+			mu.Lock()
+			syncCalls[m[1]] = append(syncCalls[m[1]], r.Header.Get("Idempotency-Key"))
+			mu.Unlock()
+			time.Sleep(80 * time.Millisecond) // Meta takes its time: the run lasts seconds
+		}
+		sb.ServeHTTP(w, r)
+	}))
+	defer kirimSrv.Close()
+
+	addr, err := freeAddr()
+	must(t, err)
+	dir := t.TempDir()
+	env := []string{"KIRIM_API_KEY=kdv_live_syncall", "KIRIM_BASE_URL=" + kirimSrv.URL + "/v1"}
+	logPath := filepath.Join(dir, "portal.log")
+	p, err := runPortal(addr, dir, logPath, env...)
+	must(t, err)
+	query := func(q string, args ...any) int {
+		db, err := store.Open(context.Background(), filepath.Join(dir, "portal.db"), nil)
+		if err != nil {
+			return -1
+		}
+		defer db.Close()
+		var v int
+		if err := db.SQL().QueryRow(q, args...).Scan(&v); err != nil {
+			return -1
+		}
+		return v
+	}
+	// The reconciliation at start mirrors the numbers and syncs each once.
+	waitUntil(t, "every number mirrored and synced", func() bool {
+		return query(`SELECT COUNT(*) FROM template_syncs WHERE finished_at IS NOT NULL AND error IS NULL`) == n
+	})
+	for _, id := range sb.PhoneNumberIDs() {
+		sb.AddMetaTemplates(id, 2)
+	}
+	slow.Store(true)
+
+	page := newPage(t)
+	signInAt(t, page, "http://"+addr)
+	must(t, page.GetByRole("button", playwright.PageGetByRoleOptions{Name: "Sync all templates"}).Click())
+	must(t, expect.Page(page).ToHaveURL("http://"+addr+"/admin/"))
+	waitUntil(t, "a part of the run done", func() bool { return query(`SELECT done FROM sync_runs`) >= n/10 })
+	p.kill()
+	if done := query(`SELECT done FROM sync_runs`); done >= n {
+		t.Fatalf("the run had finished (%d) before the kill: make it slower", done)
+	}
+
+	p, err = runPortal(addr, dir, logPath, env...)
+	must(t, err)
+	defer p.stop()
+	waitUntil(t, "the run finished after the restart", func() bool {
+		return query(`SELECT COUNT(*) FROM sync_runs WHERE finished_at IS NOT NULL`) == 1
+	})
+	if runs, done, failed := query(`SELECT COUNT(*) FROM sync_runs`), query(`SELECT done FROM sync_runs`), query(`SELECT failed FROM sync_runs`); runs != 1 || done != n || failed != 0 {
+		t.Fatalf("%d runs, %d done, %d failed; want 1 run of %d done", runs, done, failed, n)
+	}
+	if rows := query(`SELECT COUNT(*) FROM template_syncs WHERE run_id IS NOT NULL`); rows != n {
+		t.Fatalf("%d history rows for the run, want one per number (%d)", rows, n)
+	}
+	if short := query(`SELECT COUNT(*) FROM (SELECT account_id FROM templates GROUP BY account_id HAVING COUNT(*) != 5)`); short != 0 {
+		t.Fatalf("%d numbers do not hold their five templates", short)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(syncCalls) != n {
+		t.Fatalf("Kirim was asked to sync %d numbers, want %d", len(syncCalls), n)
+	}
+	again, total := 0, 0
+	for id, keys := range syncCalls {
+		total += len(keys)
+		if len(keys) > 1 {
+			again++
+		}
+		for _, k := range keys {
+			if k == "" || k != keys[0] {
+				t.Errorf("number %s synced under keys %q: a second sync, not a replay", id, keys)
+				break
+			}
+		}
+	}
+	// Only the jobs the kill caught in flight (running, or finished but their
+	// completion still in River's batch) are asked again: a few, not the run.
+	if again > n/10 {
+		t.Fatalf("%d numbers asked again after the restart", again)
+	}
+	t.Logf("%d sync calls for %d numbers; %d replayed after the kill", total, n, again)
+}
+
+var syncPath = regexp.MustCompile(`^/v1/(\d+)/templates/sync$`)

@@ -20,6 +20,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/kirim-portal/portal/jobs"
 	"github.com/kirim-portal/portal/kirim"
 	"github.com/kirim-portal/portal/store"
 	"github.com/kirim-portal/portal/store/secret"
@@ -63,13 +64,9 @@ type Service struct {
 	// when this process last recorded a landing visit of each customer.
 	refreshed sync.Map
 	visits    sync.Map
-	// bg tracks background work; all is the "sync all" run; rec the reconciler.
-	bg  sync.WaitGroup
-	all syncAll
-	rec reconcileState
-	// stopping is closed by Close: background waits end early.
-	stopping      chan struct{}
-	closeOnce     sync.Once
+	jobs      *jobs.Client
+	// rec is the reconciliation's state.
+	rec           reconcileState
 	recheckDelays []time.Duration
 }
 
@@ -82,6 +79,9 @@ type Deps struct {
 	PublicURL string
 	Log       *slog.Logger
 	Mail      Mail
+	// Jobs is the job engine the workflows enqueue their background work in (see
+	// RegisterWorkers).
+	Jobs *jobs.Client
 	// RecheckDelays are the waits before each new look at an account still onboarding
 	// after a signup; nil takes the defaults (tests shorten them).
 	RecheckDelays []time.Duration
@@ -90,7 +90,7 @@ type Deps struct {
 // New returns the workflows over their dependencies.
 func New(d Deps) *Service {
 	s := &Service{db: d.DB, kirim: d.Kirim, publicURL: strings.TrimRight(d.PublicURL, "/"), log: d.Log, mail: d.Mail,
-		stopping: make(chan struct{}), recheckDelays: d.RecheckDelays}
+		jobs: d.Jobs, recheckDelays: d.RecheckDelays}
 	if s.recheckDelays == nil {
 		s.recheckDelays = recheckDelays
 	}
@@ -99,13 +99,6 @@ func New(d Deps) *Service {
 	}
 	s.now = func() time.Time { return d.DB.Now() } // one clock with the store, for tests
 	return s
-}
-
-// Close ends background waits and waits for the background work to finish, before
-// the database closes.
-func (s *Service) Close() {
-	s.closeOnce.Do(func() { close(s.stopping) })
-	s.bg.Wait()
 }
 
 // FieldErrors maps form fields to what is wrong with them.

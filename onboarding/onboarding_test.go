@@ -13,6 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/riverqueue/river"
+
+	"github.com/kirim-portal/portal/jobs"
 	"github.com/kirim-portal/portal/kirim"
 	"github.com/kirim-portal/portal/kirim/kirimtest"
 	"github.com/kirim-portal/portal/kirim/sandbox"
@@ -28,6 +31,7 @@ type env struct {
 	sb   *sandbox.Sandbox
 	srv  *httptest.Server
 	http *http.Client
+	jobs *jobs.Client
 	// fault, when set, answers a request to Kirim in its place (true) or lets it pass.
 	fault atomic.Pointer[func(w http.ResponseWriter, r *http.Request) bool]
 }
@@ -58,14 +62,43 @@ func newEnv(t *testing.T, variant ...sandbox.Variant) *env {
 	tr.SkipResponse = func(r *http.Response) bool { return r.Header.Get("X-Test-Fault") != "" }
 	e.kc, _ = kirim.New(e.srv.URL+"/v1", "k", kirim.WithHTTPClient(hc), kirim.WithRateLimits(0, 0), kirim.WithRetries(1, time.Millisecond))
 	e.http = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	jc, workers := openJobs(t, db)
+	e.jobs = jc
 	e.svc = e.service("https://portal.example.com")
+	e.svc.RegisterWorkers(workers)
+	startJobs(t, jc)
 	return e
 }
 
-// service returns the workflows as a portal at publicURL runs them.
+// openJobs returns the job engine over db, with the workers to register before
+// startJobs.
+func openJobs(t *testing.T, db *store.DB) (*jobs.Client, *river.Workers) {
+	t.Helper()
+	jc, workers, err := jobs.Open(context.Background(), db.SQL(), jobs.Config{Poll: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return jc, workers
+}
+
+// startJobs starts the engine until the test ends (before the database closes).
+func startJobs(t *testing.T, jc *jobs.Client) {
+	t.Helper()
+	if err := jc.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		jc.Stop(ctx)
+	})
+}
+
+// service returns the workflows as a portal at publicURL runs them; its jobs are
+// worked by the env's first service.
 func (e *env) service(publicURL string) *onboarding.Service {
 	return onboarding.New(onboarding.Deps{DB: e.db, Kirim: e.kc, PublicURL: publicURL, Log: slog.New(slog.DiscardHandler),
-		Mail: onboarding.Mail{DevOutbox: true, Renderer: testRenderer{}}})
+		Mail: onboarding.Mail{DevOutbox: true, Renderer: testRenderer{}}, Jobs: e.jobs})
 }
 
 // setFault puts f between the portal and Kirim (nil removes it).
@@ -255,7 +288,8 @@ func TestReconcile10k(t *testing.T) {
 	defer func() { srv.Close(); sb.Close() }()
 	sb.SeedCustomers(10_000, "Seeded Store")
 	kc, _ := kirim.New(srv.URL+"/v1", "k", kirim.WithRetries(0, 0)) // default pacing; a 429 would fail
-	svc := onboarding.New(onboarding.Deps{DB: db, Kirim: kc, PublicURL: "https://portal.example.com"})
+	jc, _ := openJobs(t, db)
+	svc := onboarding.New(onboarding.Deps{DB: db, Kirim: kc, PublicURL: "https://portal.example.com", Jobs: jc})
 	sb.ResetCalls()
 	start := time.Now()
 	rep, err := svc.Reconcile(ctx)
@@ -398,7 +432,7 @@ func TestReportUnsettled(t *testing.T) {
 	e.db.BeginIntent(ctx, "customer.create", "customer.create:new-form-key", "cus-new", `{"name":"New"}`)
 	var logs strings.Builder
 	svc := onboarding.New(onboarding.Deps{DB: e.db, Kirim: e.kc, PublicURL: "https://portal.example.com",
-		Log: slog.New(slog.NewTextHandler(&logs, nil))})
+		Log: slog.New(slog.NewTextHandler(&logs, nil)), Jobs: e.jobs})
 	if err := svc.ReportUnsettled(ctx); err != nil {
 		t.Fatal(err)
 	}

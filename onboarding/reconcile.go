@@ -104,14 +104,11 @@ func (s *Service) reconcile(ctx context.Context, rep *ReconcileReport) error {
 		return err
 	}
 	rep.Accounts = len(accounts)
-	changes, err := s.mirrorAccounts(ctx, accounts)
+	changes, err := s.mirrorAccounts(ctx, accounts, "reconciliation")
 	if err != nil {
 		return err
 	}
 	rep.AccountsChanged = len(changes)
-	if err := s.afterAccountChanges(ctx, changes, "reconciliation"); err != nil {
-		return err
-	}
 	ids, err := s.db.CustomersWithActiveLinks(ctx)
 	if err != nil {
 		return err
@@ -123,43 +120,6 @@ func (s *Service) reconcile(ctx context.Context, rep *ReconcileReport) error {
 		rep.LinksChecked++
 	}
 	return s.deleteReplacedWebhooks(ctx)
-}
-
-// RunReconciler reconciles every interval until ctx ends (the first run right away).
-func (s *Service) RunReconciler(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		if rep, err := s.Reconcile(ctx); err != nil && !errors.Is(err, ErrBusy) && ctx.Err() == nil {
-			s.log.Warn("reconciliation failed", "err", err)
-		} else if rep != nil {
-			s.log.Info("reconciled with Kirim", "customers", rep.Customers, "changed", rep.CustomersChanged,
-				"accounts", rep.Accounts, "accounts_changed", rep.AccountsChanged, "links_checked", rep.LinksChecked,
-				"duration", rep.Duration.Round(time.Millisecond).String())
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
-}
-
-// StartReconcile runs a reconciliation in the background (staff asked for it).
-func (s *Service) StartReconcile() bool {
-	if _, running := s.LastReconcile(); running {
-		return false
-	}
-	s.bg.Add(1)
-	go func() {
-		defer s.bg.Done()
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
-		defer cancel()
-		if _, err := s.Reconcile(ctx); err != nil && !errors.Is(err, ErrBusy) {
-			s.log.Warn("reconciliation failed", "err", err)
-		}
-	}()
-	return true
 }
 
 // webhookData is what the portal reads of an event's data. Kirim documents the
@@ -199,7 +159,7 @@ func (s *Service) ApplyWebhook(ctx context.Context, ev kirim.WebhookEvent) error
 			return err
 		}
 		if onboarding {
-			s.recheckOnboarding(c.ID)
+			return s.recheckLater(ctx, c.ID, 0)
 		}
 	case "customer.setup_link.created":
 		return s.RefreshLinks(ctx, c.ID)
@@ -236,39 +196,19 @@ func (s *Service) webhookCustomer(ctx context.Context, ev kirim.WebhookEvent, da
 // still onboarding after a signup; after the last, reconciliation takes over.
 var recheckDelays = []time.Duration{2 * time.Second, 5 * time.Second, 15 * time.Second, 30 * time.Second, time.Minute, 2 * time.Minute}
 
-// recheckOnboarding looks at a customer's accounts again, a bounded number of times,
-// until none is onboarding.
-func (s *Service) recheckOnboarding(customerID int64) {
-	s.Track(func() {
-		for _, d := range s.recheckDelays {
-			select {
-			case <-s.stopping:
-				return
-			case <-time.After(d):
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			onboarding, err := s.RefreshCustomer(ctx, customerID, "webhook")
-			cancel()
-			if err != nil {
-				s.log.Warn("checking an onboarding account again failed", "customer", customerID, "err", err)
-			}
-			if err == nil && !onboarding {
-				return
-			}
+// AcceptWebhook keeps a verified Kirim delivery and enqueues its application, in one
+// transaction, so that Kirim gets its answer at once and nothing is lost if applying
+// fails (the job retries). fresh is false for an event seen before: at-least-once
+// delivery repeats events, and a repeat is not applied again.
+func (s *Service) AcceptWebhook(ctx context.Context, eventID, typ string, body []byte) (fresh bool, err error) {
+	err = s.db.InTx(ctx, func(tx *store.Tx) error {
+		if fresh, err = tx.RecordWebhookEvent(ctx, eventID, typ, body); err != nil || !fresh {
+			return err
 		}
+		_, err := s.jobs.InsertTx(ctx, tx.SQL(), ApplyWebhookArgs{EventID: eventID}, nil)
+		return err
 	})
-}
-
-// ApplyWebhookLater applies an event in the background, so the webhook answers at once.
-// A failure is logged; the next reconciliation repairs what it missed.
-func (s *Service) ApplyWebhookLater(ev kirim.WebhookEvent) {
-	s.Track(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		if err := s.ApplyWebhook(ctx, ev); err != nil {
-			s.log.Warn("applying a webhook event failed; the reconciler will catch up", "type", ev.Type, "err", err)
-		}
-	})
+	return fresh, err
 }
 
 // RegisterWebhook subscribes the portal's /webhooks/kirim to Kirim's customer events

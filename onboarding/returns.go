@@ -114,7 +114,7 @@ func (s *Service) confirmSignup(ctx context.Context, c *store.Customer, l *store
 	if i := slices.IndexFunc(links, func(r kirim.SetupLink) bool { return r.ID == l.KirimID }); i < 0 || links[i].Status != kirim.LinkConsumed {
 		return nil, nil
 	}
-	accounts, changes, err := s.customerAccounts(ctx, c)
+	accounts, changes, err := s.customerAccounts(ctx, c, "connected")
 	var ke *kirim.Error
 	if errors.As(err, &ke) {
 		return nil, nil
@@ -124,7 +124,7 @@ func (s *Service) confirmSignup(ctx context.Context, c *store.Customer, l *store
 	}
 	connected := pickAccount(accounts, changes, hint)
 	if connected == nil {
-		return nil, s.afterAccountChanges(ctx, changes, "connected")
+		return nil, nil
 	}
 	if kc, err := s.kirim.GetCustomer(ctx, c.KirimID); err == nil {
 		if _, err := s.db.ReconcileCustomers(ctx, []store.CustomerMirror{mirror(kc)}, "return"); err != nil {
@@ -135,18 +135,18 @@ func (s *Service) confirmSignup(ctx context.Context, c *store.Customer, l *store
 		Detail: map[string]any{"link": l.KirimID, "phone_number": kirim.Str(connected.PhoneNumber)}}); err != nil {
 		return nil, err
 	}
-	return connected, s.afterAccountChanges(ctx, changes, "connected")
+	return connected, nil
 }
 
 // customerAccounts reads a customer's accounts from Kirim (every status) and mirrors
 // them; it returns them and those that changed.
-func (s *Service) customerAccounts(ctx context.Context, c *store.Customer) ([]kirim.Account, []store.AccountChange, error) {
+func (s *Service) customerAccounts(ctx context.Context, c *store.Customer, trigger string) ([]kirim.Account, []store.AccountChange, error) {
 	accounts, err := s.kirim.ListAccounts(ctx, kirim.AccountFilter{Status: "all", CustomerID: c.KirimID})
 	if err != nil {
 		return nil, nil, err
 	}
 	accounts = ownAccounts(accounts, c.KirimID)
-	changes, err := s.mirrorAccounts(ctx, accounts)
+	changes, err := s.mirrorAccounts(ctx, accounts, trigger)
 	return accounts, changes, err
 }
 
@@ -306,10 +306,11 @@ func (s *Service) RecordFailure(ctx context.Context, returnKey string, q ReturnQ
 		LinkUsable: LinkStatus(l, s.now()) == kirim.LinkActive}, nil
 }
 
-// mirrorAccounts stores what Kirim says of these accounts, in one transaction, and puts
-// each change on its customer's timeline (account.connected once per account). It
-// returns the accounts that changed.
-func (s *Service) mirrorAccounts(ctx context.Context, accounts []kirim.Account) ([]store.AccountChange, error) {
+// mirrorAccounts stores what Kirim says of these accounts, in one transaction: each
+// change goes on its customer's timeline (account.connected once per account), and an
+// account that just connected moves its customer to connected and has its templates
+// synced (a job, trigger saying why). It returns the accounts that changed.
+func (s *Service) mirrorAccounts(ctx context.Context, accounts []kirim.Account, trigger string) ([]store.AccountChange, error) {
 	var changes []store.AccountChange
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
 		changes = nil
@@ -323,9 +324,24 @@ func (s *Service) mirrorAccounts(ctx context.Context, accounts []kirim.Account) 
 				continue
 			}
 			changes = append(changes, ch)
-			if ev := accountEvent(ch); ev != nil && ch.Account.CustomerID != nil {
-				ev.CustomerID = ch.Account.CustomerID
+			acc := ch.Account
+			if acc.CustomerID == nil {
+				continue
+			}
+			if ev := accountEvent(ch); ev != nil {
+				ev.CustomerID = acc.CustomerID
 				if _, err := tx.AddEvent(ctx, *ev); err != nil {
+					return err
+				}
+			}
+			if acc.Status != kirim.AccountConnected || ch.FromStatus == kirim.AccountConnected {
+				continue
+			}
+			if err := tx.SetCustomerStage(ctx, *acc.CustomerID, StageConnected, ""); err != nil {
+				return err
+			}
+			if acc.PhoneNumberID != "" {
+				if _, err := s.jobs.InsertTx(ctx, tx.SQL(), SyncTemplatesArgs{AccountID: acc.ID, Trigger: trigger}, nil); err != nil {
 					return err
 				}
 			}
@@ -349,30 +365,6 @@ func accountEvent(ch store.AccountChange) *store.Event {
 	return nil
 }
 
-// afterAccountChanges moves the stage of customers whose account just connected and
-// syncs that account's templates in the background.
-func (s *Service) afterAccountChanges(ctx context.Context, changes []store.AccountChange, trigger string) error {
-	for _, ch := range changes {
-		a := ch.Account
-		if a.Status != kirim.AccountConnected || ch.FromStatus == kirim.AccountConnected || a.CustomerID == nil {
-			continue
-		}
-		c, err := s.db.CustomerByID(ctx, *a.CustomerID)
-		if err != nil {
-			return err
-		}
-		if c.Stage != StageConnected {
-			if err := s.db.SetCustomerStage(ctx, c.ID, StageConnected, ""); err != nil {
-				return err
-			}
-		}
-		if a.PhoneNumberID != "" {
-			s.goSync(a.ID, trigger)
-		}
-	}
-	return nil
-}
-
 // RefreshCustomer brings one customer's mirror in line with Kirim: the customer, its
 // links and its accounts, together (staff's "Refresh from Kirim", webhooks, archiving).
 // onboarding reports an account Meta has not finished yet.
@@ -391,12 +383,12 @@ func (s *Service) RefreshCustomer(ctx context.Context, customerID int64, trigger
 	if err := s.RefreshLinks(ctx, c.ID); err != nil {
 		return false, err
 	}
-	accounts, changes, err := s.customerAccounts(ctx, c)
+	accounts, _, err := s.customerAccounts(ctx, c, trigger)
 	if err != nil {
 		return false, err
 	}
 	for _, a := range accounts {
 		onboarding = onboarding || a.Status == kirim.AccountOnboarding
 	}
-	return onboarding, s.afterAccountChanges(ctx, changes, trigger)
+	return onboarding, nil
 }

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"strconv"
-	"sync"
 	"time"
 
+	"github.com/riverqueue/river"
+
+	"github.com/kirim-portal/portal/jobs"
 	"github.com/kirim-portal/portal/kirim"
 	"github.com/kirim-portal/portal/store"
 )
@@ -17,16 +19,26 @@ var ErrNotConnected = errors.New("onboarding: the account is not connected")
 // SyncTemplates pulls an account's templates from Meta through Kirim, then lists them,
 // and records the run (trigger, time, counts or error) with its event.
 func (s *Service) SyncTemplates(ctx context.Context, accountID int64, trigger string) error {
-	a, err := s.db.AccountByID(ctx, accountID)
+	return s.syncTemplates(ctx, SyncTemplatesArgs{AccountID: accountID, Trigger: trigger}, 0)
+}
+
+// syncTemplates is SyncTemplates as the job jobID (0: not a job) runs it: a retried
+// job finishes the same history row, under the same Idempotency-Key.
+func (s *Service) syncTemplates(ctx context.Context, args SyncTemplatesArgs, jobID int64) error {
+	a, err := s.db.AccountByID(ctx, args.AccountID)
 	if err != nil {
 		return err
 	}
-	if a.PhoneNumberID == "" || a.Status != kirim.AccountConnected {
+	connected := a.PhoneNumberID != "" && a.Status == kirim.AccountConnected
+	if !connected && args.RunID == 0 {
 		return ErrNotConnected
 	}
-	syncID, err := s.db.StartTemplateSync(ctx, accountID, trigger)
+	syncID, err := s.db.StartTemplateSyncJob(ctx, args.AccountID, args.Trigger, jobID, args.RunID)
 	if err != nil {
 		return err
+	}
+	if !connected { // the run counts it, as failed: the number stopped sending meanwhile
+		return s.db.FinishTemplateSync(context.WithoutCancel(ctx), syncID, nil, "the number is no longer connected")
 	}
 	_, err = s.kirim.SyncTemplates(ctx, a.PhoneNumberID, "template-sync-"+strconv.FormatInt(syncID, 10))
 	if err == nil {
@@ -56,32 +68,7 @@ func (s *Service) SyncCustomerTemplates(ctx context.Context, customerID, account
 	return s.SyncTemplates(ctx, accountID, trigger)
 }
 
-// goSync syncs one account's templates in the background (after a connection).
-func (s *Service) goSync(accountID int64, trigger string) {
-	s.bg.Add(1)
-	go func() {
-		defer s.bg.Done()
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		if err := s.SyncTemplates(ctx, accountID, trigger); err != nil {
-			s.log.Warn("template sync failed", "account", accountID, "err", err)
-		}
-	}()
-}
-
-// Track runs fn in the background as work Wait waits for.
-func (s *Service) Track(fn func()) {
-	s.bg.Add(1)
-	go func() {
-		defer s.bg.Done()
-		fn()
-	}()
-}
-
-// Wait waits for background work (template syncs) to finish, for shutdown and tests.
-func (s *Service) Wait() { s.bg.Wait() }
-
-// SyncAllProgress is the state of a "sync all" run.
+// SyncAllProgress is the state of the last "sync all".
 type SyncAllProgress struct {
 	Running  bool
 	Total    int
@@ -91,53 +78,60 @@ type SyncAllProgress struct {
 	Finished time.Time
 }
 
-type syncAll struct {
-	mu sync.Mutex
-	p  SyncAllProgress
-}
-
 // SyncAllStatus returns the progress of the last "sync all".
-func (s *Service) SyncAllStatus() SyncAllProgress {
-	s.all.mu.Lock()
-	defer s.all.mu.Unlock()
-	return s.all.p
+func (s *Service) SyncAllStatus(ctx context.Context) (SyncAllProgress, error) {
+	r, err := s.db.LastSyncRun(ctx)
+	if errors.Is(err, store.ErrNotFound) {
+		return SyncAllProgress{}, nil
+	}
+	if err != nil {
+		return SyncAllProgress{}, err
+	}
+	p := SyncAllProgress{Running: r.FinishedAt == nil, Total: r.Total, Done: r.Done, Failed: r.Failed, Started: r.StartedAt}
+	if r.FinishedAt != nil {
+		p.Finished = *r.FinishedAt
+	}
+	return p, nil
 }
 
-// StartSyncAll syncs every connected account's templates in the background, one after
-// another: the client's rate limiter paces the calls. It returns false when a run is
+// StartSyncAll asks for every connected account's templates to be synced, as jobs (one
+// an account, paced by the client's rate limiter). It returns false when a run is
 // already going.
-func (s *Service) StartSyncAll(actor string) bool {
-	s.all.mu.Lock()
-	if s.all.p.Running {
-		s.all.mu.Unlock()
-		return false
+func (s *Service) StartSyncAll(ctx context.Context, actor string) (bool, error) {
+	p, err := s.SyncAllStatus(ctx)
+	if err != nil || p.Running {
+		return false, err
 	}
-	s.all.p = SyncAllProgress{Running: true, Started: s.now()}
-	s.all.mu.Unlock()
-	s.bg.Add(1)
-	go func() {
-		defer s.bg.Done()
-		ctx := context.Background()
-		accounts, err := s.db.AccountsByStatus(ctx, kirim.AccountConnected)
-		s.all.mu.Lock()
-		s.all.p.Total = len(accounts)
-		s.all.mu.Unlock()
-		for _, a := range accounts {
-			if err != nil {
-				break
-			}
-			serr := s.SyncTemplates(ctx, a.ID, "sync_all")
-			s.all.mu.Lock()
-			s.all.p.Done++
-			if serr != nil {
-				s.all.p.Failed++
-			}
-			s.all.mu.Unlock()
+	res, err := s.jobs.Insert(ctx, SyncAllArgs{Actor: actor}, nil)
+	if err != nil {
+		return false, err
+	}
+	return !res.UniqueSkippedAsDuplicate, nil
+}
+
+// startSyncAll records a "sync all" run and enqueues a sync of every connected account
+// with it, in one transaction with the job's completion (run again after a crash, it
+// would start a second run).
+func (s *Service) startSyncAll(ctx context.Context, j *river.Job[SyncAllArgs]) error {
+	actor := j.Args.Actor
+	accounts, err := s.db.AccountsByStatus(ctx, kirim.AccountConnected)
+	if err != nil {
+		return err
+	}
+	return s.db.InTx(ctx, func(tx *store.Tx) error {
+		run, err := tx.StartSyncRun(ctx, actor, len(accounts))
+		if err != nil {
+			return err
 		}
-		s.all.mu.Lock()
-		s.all.p.Running, s.all.p.Finished = false, s.now()
-		s.all.mu.Unlock()
-		s.log.Info("template sync of all accounts done", "by", actor, "accounts", len(accounts))
-	}()
-	return true
+		params := make([]river.InsertManyParams, 0, len(accounts))
+		for _, a := range accounts {
+			params = append(params, river.InsertManyParams{Args: SyncTemplatesArgs{AccountID: a.ID, Trigger: "sync_all", RunID: run}})
+		}
+		if len(params) > 0 {
+			if _, err = s.jobs.InsertManyTx(ctx, tx.SQL(), params); err != nil {
+				return err
+			}
+		}
+		return jobs.CompleteTx(ctx, tx.SQL(), j)
+	})
 }

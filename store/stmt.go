@@ -79,6 +79,8 @@ func (db *DB) query(ctx context.Context, query string, args ...any) (*sql.Rows, 
 }
 
 func (db *DB) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	db.writeMu.Lock()
+	defer db.writeMu.Unlock()
 	defer db.written()
 	if st := db.stmt(ctx, query); st != nil {
 		return st.ExecContext(ctx, args...)

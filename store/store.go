@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -36,6 +37,8 @@ type DB struct {
 	// branding caches the branding setting (see Branding).
 	branding atomic.Pointer[Branding]
 	cache    stmts
+	// writeMu queues the process's writers (see tx).
+	writeMu sync.Mutex
 	// generation moves on with every write; landings caches the landing page's reads
 	// that no write has made stale since.
 	generation atomic.Uint64
@@ -117,6 +120,9 @@ func (db *DB) SchemaVersion(ctx context.Context) (int64, error) {
 	return p.GetDBVersion(ctx)
 }
 
+// SQL returns the connection pool, for the job engine that shares the file.
+func (db *DB) SQL() *sql.DB { return db.db }
+
 // Close closes the database, checkpointing the WAL.
 func (db *DB) Close() error {
 	db.closeStatements()
@@ -160,8 +166,13 @@ func (db *DB) IntegrityCheck(ctx context.Context) (string, error) {
 	return res, err
 }
 
-// tx runs fn in one (immediate) transaction and commits when fn returns nil.
+// tx runs fn in one (immediate) transaction and commits when fn returns nil. The
+// portal's writers take turns in the process (fairly) before they take SQLite's one
+// write lock: left to spin on the file lock, a writer among fifty can wait out
+// busy_timeout and fail with SQLITE_BUSY.
 func (db *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	db.writeMu.Lock()
+	defer db.writeMu.Unlock()
 	tx, err := db.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err

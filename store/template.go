@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -31,12 +32,63 @@ type TemplateSync struct {
 
 // StartTemplateSync records that a sync of the account began.
 func (db *DB) StartTemplateSync(ctx context.Context, accountID int64, trigger string) (int64, error) {
-	res, err := db.exec(ctx, `INSERT INTO template_syncs (account_id, trigger, started_at) VALUES (?, ?, ?)`,
-		accountID, trigger, db.now())
+	return db.StartTemplateSyncJob(ctx, accountID, trigger, 0, 0)
+}
+
+// StartTemplateSyncJob records that the job jobID (0: none) began a sync of the account,
+// for the "sync all" run runID (0: none). The same job again (retried after a crash)
+// gets its row back, unfinished.
+func (db *DB) StartTemplateSyncJob(ctx context.Context, accountID int64, trigger string, jobID, runID int64) (int64, error) {
+	var id int64
+	err := db.queryRow(ctx, `INSERT INTO template_syncs (account_id, trigger, started_at, job_id, run_id) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (job_id) WHERE job_id IS NOT NULL DO UPDATE SET started_at = excluded.started_at, finished_at = NULL, error = NULL
+		RETURNING id`, accountID, trigger, db.now(), nullInt(jobID), nullInt(runID)).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("store: start template sync: %w", err)
 	}
+	return id, nil
+}
+
+func nullInt(n int64) sql.NullInt64 { return sql.NullInt64{Int64: n, Valid: n != 0} }
+
+// SyncRun is a "sync all" of the templates: its accounts, and how many are done.
+type SyncRun struct {
+	ID                  int64
+	Actor               string
+	Total, Done, Failed int
+	StartedAt           time.Time
+	FinishedAt          *time.Time
+}
+
+// StartSyncRun records a "sync all" run of total accounts.
+func (tx *Tx) StartSyncRun(ctx context.Context, actor string, total int) (int64, error) {
+	now := tx.db.now()
+	var finished any
+	if total == 0 {
+		finished = now
+	}
+	res, err := tx.tx.ExecContext(ctx, `INSERT INTO sync_runs (actor, total, started_at, finished_at) VALUES (?, ?, ?, ?)`,
+		actor, total, now, finished)
+	if err != nil {
+		return 0, fmt.Errorf("store: start sync run: %w", err)
+	}
 	return res.LastInsertId()
+}
+
+// LastSyncRun returns the newest "sync all" run, or ErrNotFound.
+func (db *DB) LastSyncRun(ctx context.Context) (*SyncRun, error) {
+	var r SyncRun
+	var fin nullTime
+	err := db.queryRow(ctx, `SELECT id, actor, total, done, failed, started_at, finished_at FROM sync_runs ORDER BY id DESC LIMIT 1`).
+		Scan(&r.ID, &r.Actor, &r.Total, &r.Done, &r.Failed, timeCol{&r.StartedAt}, &fin)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: sync run: %w", err)
+	}
+	r.FinishedAt = fin.T
+	return &r, nil
 }
 
 // FinishTemplateSync records the outcome of a sync, the account's templates as they now
@@ -64,6 +116,17 @@ func (db *DB) FinishTemplateSync(ctx context.Context, syncID int64, templates []
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE template_syncs SET finished_at = ?, synced = ?, created = ?, updated = ?, error = ? WHERE id = ?`,
 			now, synced, created, updated, nullString(syncErr), syncID); err != nil {
+			return err
+		}
+		// A run counts its syncs as they stand (a retried job finishes its row again).
+		if _, err := tx.ExecContext(ctx, `UPDATE sync_runs SET
+			done = (SELECT COUNT(*) FROM template_syncs WHERE run_id = sync_runs.id AND finished_at IS NOT NULL),
+			failed = (SELECT COUNT(*) FROM template_syncs WHERE run_id = sync_runs.id AND finished_at IS NOT NULL AND error IS NOT NULL)
+			WHERE id = (SELECT run_id FROM template_syncs WHERE id = ?)`, syncID); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE sync_runs SET finished_at = COALESCE(finished_at, ?)
+			WHERE id = (SELECT run_id FROM template_syncs WHERE id = ?) AND done >= total`, now, syncID); err != nil {
 			return err
 		}
 		ev := Event{CustomerID: customerID, Kind: EventTemplatesSynced, Detail: map[string]any{"phone_number": phone.String,

@@ -23,6 +23,9 @@ type Tx struct {
 	db *DB
 }
 
+// SQL returns the transaction, so that a job is enqueued in it (River's InsertTx).
+func (tx *Tx) SQL() *sql.Tx { return tx.tx }
+
 // InTx runs fn in one (immediate) transaction and commits when fn returns nil.
 func (db *DB) InTx(ctx context.Context, fn func(*Tx) error) error {
 	return db.tx(ctx, func(t *sql.Tx) error { return fn(&Tx{tx: t, db: db}) })

@@ -202,13 +202,27 @@ func (db *DB) openSecrets(sealed []string) []string {
 	return out
 }
 
-// RecordWebhookEvent notes a delivery's event id; fresh is false for one seen before.
-func (db *DB) RecordWebhookEvent(ctx context.Context, eventID, typ string) (fresh bool, err error) {
-	res, err := db.exec(ctx, `INSERT INTO webhook_events (event_id, type, received_at) VALUES (?, ?, ?)
-		ON CONFLICT (event_id) DO NOTHING`, eventID, typ, db.now())
+// RecordWebhookEvent keeps a delivery's event id and body; fresh is false for an event
+// seen before (at-least-once delivery).
+func (tx *Tx) RecordWebhookEvent(ctx context.Context, eventID, typ string, body []byte) (fresh bool, err error) {
+	res, err := tx.tx.ExecContext(ctx, `INSERT INTO webhook_events (event_id, type, received_at, body) VALUES (?, ?, ?, ?)
+		ON CONFLICT (event_id) DO NOTHING`, eventID, typ, tx.db.now(), string(body))
 	if err != nil {
 		return false, fmt.Errorf("store: webhook event: %w", err)
 	}
 	n, _ := res.RowsAffected()
 	return n == 1, nil
+}
+
+// WebhookEventBody returns a kept delivery's body.
+func (db *DB) WebhookEventBody(ctx context.Context, eventID string) ([]byte, error) {
+	var body sql.NullString
+	err := db.queryRow(ctx, `SELECT body FROM webhook_events WHERE event_id = ?`, eventID).Scan(&body)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: webhook event: %w", err)
+	}
+	return []byte(body.String), nil
 }

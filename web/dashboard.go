@@ -77,7 +77,9 @@ func (s *Server) dashboard(c *fiber.Ctx) error {
 	if v.Attention, v.Expiring, err = s.needsAttention(ctx); err != nil {
 		return err
 	}
-	s.backgroundStatus(&v)
+	if err := s.backgroundStatus(ctx, &v); err != nil {
+		return err
+	}
 	return s.render(c, views.DashboardPage(s.adminPage(c, "Dashboard"), v))
 }
 
@@ -140,8 +142,11 @@ func (s *Server) needsAttention(ctx context.Context) (numbers, expiring []views.
 
 // backgroundStatus says how the template sync of all accounts and the reconciliation
 // are doing.
-func (s *Server) backgroundStatus(v *views.DashboardView) {
-	p := s.ob.SyncAllStatus()
+func (s *Server) backgroundStatus(ctx context.Context, v *views.DashboardView) error {
+	p, err := s.ob.SyncAllStatus(ctx)
+	if err != nil {
+		return err
+	}
 	v.SyncRunning = p.Running
 	switch {
 	case p.Running:
@@ -161,6 +166,7 @@ func (s *Server) backgroundStatus(v *views.DashboardView) {
 			rep.Started.UTC().Format("2 Jan 15:04 UTC"), rep.Customers, rep.CustomersChanged, rep.Accounts, rep.AccountsChanged,
 			rep.LinksChecked, rep.Duration.Round(time.Millisecond))
 	}
+	return nil
 }
 
 func percent(n, of int) string {
@@ -171,7 +177,11 @@ func percent(n, of int) string {
 }
 
 func (s *Server) syncAll(c *fiber.Ctx) error {
-	if s.ob.StartSyncAll(actor(c)) {
+	started, err := s.ob.StartSyncAll(c.UserContext(), actor(c))
+	if err != nil {
+		return err
+	}
+	if started {
 		s.flash(c, "ok", "Syncing the templates of every connected number; progress shows below.")
 	} else {
 		s.flash(c, "error", "A sync of all templates is already running.")
@@ -180,7 +190,11 @@ func (s *Server) syncAll(c *fiber.Ctx) error {
 }
 
 func (s *Server) reconcileNow(c *fiber.Ctx) error {
-	if s.ob.StartReconcile() {
+	started, err := s.ob.StartReconcile(c.UserContext())
+	if err != nil {
+		return err
+	}
+	if started {
 		s.flash(c, "ok", "Reconciling with Kirim in the background.")
 	} else {
 		s.flash(c, "error", "A reconciliation is already running.")

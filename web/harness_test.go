@@ -13,13 +13,13 @@ import (
 	"net/url"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/kirim-portal/portal/jobs"
 	"github.com/kirim-portal/portal/kirim"
 	"github.com/kirim-portal/portal/kirim/kirimtest"
 	"github.com/kirim-portal/portal/kirim/sandbox"
@@ -153,13 +153,23 @@ func newHarness(t testing.TB, opts ...harnessOption) *harness {
 	} else {
 		mcfg.DevOutbox = true
 	}
-	ob := onboarding.New(onboarding.Deps{DB: db, Kirim: kc, PublicURL: h.URL, Log: log, Mail: mcfg,
+	jc, workers, err := jobs.Open(ctx, db.SQL(), jobs.Config{Poll: 50 * time.Millisecond, Log: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ob := onboarding.New(onboarding.Deps{DB: db, Kirim: kc, PublicURL: h.URL, Log: log, Mail: mcfg, Jobs: jc,
 		RecheckDelays: []time.Duration{50 * time.Millisecond, 100 * time.Millisecond, 200 * time.Millisecond, 400 * time.Millisecond, 800 * time.Millisecond}})
+	ob.RegisterWorkers(workers)
+	if err := jc.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	h.srv = New(cfg, Deps{DB: db, Onboarding: ob, Assets: must(static.Load()), Keys: keys, Log: log})
 	go h.srv.Serve(ln)
 	t.Cleanup(func() {
 		h.srv.Shutdown(context.Background())
-		ob.Close()
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		jc.Stop(sctx)
+		cancel()
 		stopWorker()
 		h.kirim.Close()
 		sb.Close()
@@ -298,5 +308,3 @@ func regexpFind(t testing.TB, s, expr string) string {
 	}
 	return m[1]
 }
-
-func runtimeGoroutines() int { return runtime.NumGoroutine() }

@@ -14,7 +14,7 @@ import (
 
 // kirimWebhook receives Kirim's signed events: it checks the signature against every
 // stored secret (rotation), refuses stale timestamps, drops event ids seen before, and
-// applies customer events in the background so that Kirim gets its answer at once.
+// keeps the event for a job to apply, so that Kirim gets its answer at once.
 func (s *Server) kirimWebhook(c *fiber.Ctx) error {
 	ctx := c.UserContext()
 	secrets, err := s.db.WebhookSecrets(ctx)
@@ -38,7 +38,7 @@ func (s *Server) kirimWebhook(c *fiber.Ctx) error {
 	if id == "" {
 		id = ev.ID
 	}
-	fresh, err := s.db.RecordWebhookEvent(ctx, id, ev.Type)
+	fresh, err := s.ob.AcceptWebhook(ctx, id, ev.Type, body)
 	if err != nil {
 		return err
 	}
@@ -46,7 +46,6 @@ func (s *Server) kirimWebhook(c *fiber.Ctx) error {
 		// At-least-once delivery: a repeat is acknowledged and not applied again.
 		return c.JSON(fiber.Map{"status": "duplicate"})
 	}
-	s.ob.ApplyWebhookLater(ev)
 	return c.JSON(fiber.Map{"status": "accepted"})
 }
 

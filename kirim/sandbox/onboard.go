@@ -299,6 +299,40 @@ func (s *Sandbox) SeedCustomers(n int, namePrefix string) {
 	s.dirty = true
 }
 
+// SeedConnected adds n active customers at once, each with a connected WhatsApp
+// account whose Meta templates are the starter ones, bypassing the API (for tests of
+// work over many accounts).
+func (s *Sandbox) SeedConnected(n int, namePrefix string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	for i := range n {
+		s.st.Seq++
+		name := fmt.Sprintf("%s %d", namePrefix, i)
+		c := &customer{Seq: s.st.Seq, ID: newID("cus", now), InternalID: newInternalID(), Name: name,
+			Status: "active", TeamID: sandboxTeamID, CreatedAt: now, UpdatedAt: now}
+		s.st.Customers[c.ID] = c
+		pnid, phone := newPhoneNumberID(), newPhoneNumber()
+		s.st.Accounts = append(s.st.Accounts, &account{ID: newID("wba", now), PhoneNumberID: &pnid, PhoneNumber: &phone,
+			Name: &name, Status: "connected", CustomerID: &c.ID, OnboardedAt: &now, CreatedAt: now})
+		s.st.MetaTemplates[pnid] = starterTemplates(now)
+	}
+	s.dirty = true
+}
+
+// PhoneNumberIDs lists the connected accounts' phone_number_ids.
+func (s *Sandbox) PhoneNumberIDs() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for _, a := range s.st.Accounts {
+		if a.PhoneNumberID != nil && a.Status == "connected" {
+			out = append(out, *a.PhoneNumberID)
+		}
+	}
+	return out
+}
+
 // SetCustomerName renames a customer behind the portal's back (for drift tests).
 func (s *Sandbox) SetCustomerName(id, name string) bool {
 	s.mu.Lock()

@@ -28,6 +28,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/kirim-portal/portal/jobs"
 	"github.com/kirim-portal/portal/kirim"
 	"github.com/kirim-portal/portal/kirim/sandbox"
 	"github.com/kirim-portal/portal/onboarding"
@@ -87,8 +88,17 @@ func run(dur time.Duration, conc, rounds int) error {
 	kc, _ := kirim.New(sbURL+"/v1", "k", kirim.WithRateLimits(0, 0))
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil)) // logs formatted as in production
 	ln, portalURL := listen()
-	ob := onboarding.New(onboarding.Deps{DB: db, Kirim: kc, PublicURL: portalURL, Log: log,
+	jc, workers, err := jobs.Open(ctx, db.SQL(), jobs.Config{Log: log})
+	if err != nil {
+		return err
+	}
+	ob := onboarding.New(onboarding.Deps{DB: db, Kirim: kc, PublicURL: portalURL, Log: log, Jobs: jc,
 		Mail: onboarding.Mail{DevOutbox: true, Renderer: web.EmailRenderer()}})
+	ob.RegisterWorkers(workers)
+	if err := jc.Start(ctx); err != nil {
+		return err
+	}
+	defer jc.Stop(ctx)
 	assets, _ := static.Load()
 	srv := web.New(web.Config{PublicURL: portalURL, TrustedProxies: []string{"127.0.0.1"}},
 		web.Deps{DB: db, Onboarding: ob, Assets: assets, Keys: keys, Log: log})
