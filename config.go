@@ -32,8 +32,10 @@ type Config struct {
 	KirimAPIKey    string
 	KirimBaseURL   *url.URL
 	// SMTPURL is nil when emails stay in the dev outbox.
-	SMTPURL         *url.URL
-	MailFrom        string
+	SMTPURL  *url.URL
+	MailFrom string
+	// AlertWebhook is the team channel's webhook (nil: the follow-up page's setting).
+	AlertWebhook    *url.URL
 	ReconcileEvery  time.Duration
 	KirimTimeout    time.Duration
 	ShutdownTimeout time.Duration
@@ -146,6 +148,17 @@ var settings = []setting{
 			return errors.New("must look like smtp://user:pass@host:587 or smtps://host:465")
 		}
 		c.SMTPURL = u
+		return nil
+	}},
+	{"PORTAL_ALERT_WEBHOOK_URL", "", "", "team channel for alerts, a Slack-compatible webhook (env only: it holds a token; unset: the follow-up page's setting)", func(c *Config, v string) error {
+		if v == "" {
+			return nil
+		}
+		u, err := url.Parse(v)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return errors.New("must be an absolute https URL, e.g. https://hooks.slack.com/services/…")
+		}
+		c.AlertWebhook = u
 		return nil
 	}},
 	{"MAIL_FROM", "mail-from", "", "sender address of emails, e.g. Onboarding <onboarding@example.com>", func(c *Config, v string) error {

@@ -192,7 +192,12 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(addr st
 	if err != nil {
 		return err
 	}
-	ob := onboarding.New(onboarding.Deps{DB: db, Kirim: kc, PublicURL: cfg.PublicURL.String(), Log: log, Mail: mailCfg, Jobs: jc})
+	alertHook := ""
+	if cfg.AlertWebhook != nil {
+		alertHook = cfg.AlertWebhook.String()
+	}
+	ob := onboarding.New(onboarding.Deps{DB: db, Kirim: kc, PublicURL: cfg.PublicURL.String(), Log: log, Mail: mailCfg, Jobs: jc,
+		AlertWebhookURL: alertHook})
 	ob.RegisterWorkers(workers)
 	if err := ob.ReportUnsettled(ctx); err != nil {
 		return err

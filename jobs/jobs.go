@@ -19,6 +19,10 @@ import (
 // Client is the job engine's client, working in database/sql transactions.
 type Client = river.Client[*sql.Tx]
 
+// QueueAlerts is the queue of the posts to staff's team channel: a channel slow to
+// answer holds up its own workers, not reminders, syncs and webhooks.
+const QueueAlerts = "alerts"
+
 // Migrate brings River's tables in db up to date (portal migrate, and at start).
 func Migrate(ctx context.Context, db *sql.DB) error {
 	m, err := rivermigrate.New(riversqlite.New(db), nil)
@@ -111,7 +115,8 @@ func New(db *sql.DB, workers *river.Workers, cfg Config) (*Client, error) {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
 	c, err := river.NewClient(riversqlite.New(db), &river.Config{
-		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}},
+		Queues: map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers},
+			QueueAlerts: {MaxWorkers: 2}},
 		Workers:              workers,
 		PeriodicJobs:         cfg.Periodic,
 		JobTimeout:           time.Minute,

@@ -54,6 +54,13 @@ const (
 	AccountDisconnected = "disconnected"
 )
 
+// Template statuses (Kirim's documented ones; others such as paused may appear).
+const (
+	TemplateApproved = "approved"
+	TemplatePending  = "pending"
+	TemplateRejected = "rejected"
+)
+
 // Customer is an end-customer of the platform (Kirim's tenant of a tenant).
 type Customer struct {
 	ID         string         `json:"id"`

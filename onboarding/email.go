@@ -31,9 +31,36 @@ type SetupEmail struct {
 	SupportLine string
 }
 
+// ReminderEmail is what a follow-up reminder says: the setup email's facts, and which
+// reminder it is (ReminderUnopened, ReminderExpiring).
+type ReminderEmail struct {
+	SetupEmail
+	Kind string
+}
+
+// StaffMessage is an alert or a digest for a staff user (in English, the admin UI's
+// language).
+type StaffMessage struct {
+	Subject string
+	// Lead is the first paragraph; Rows the customers it is about.
+	Lead    string
+	Rows    []StaffMessageRow
+	Product string
+}
+
+// StaffMessageRow is a customer in a staff email, with what happened and its page.
+type StaffMessageRow struct {
+	Customer string
+	What     string
+	Since    time.Time
+	URL      string
+}
+
 // Renderer renders emails (web/ adapts the templ views to it).
 type Renderer interface {
 	SetupEmail(ctx context.Context, e SetupEmail) (subject, html, text string, err error)
+	ReminderEmail(ctx context.Context, e ReminderEmail) (subject, html, text string, err error)
+	StaffMessage(ctx context.Context, e StaffMessage) (html, text string, err error)
 }
 
 // Mail configures sending.
@@ -180,9 +207,21 @@ func (s *Service) SendLinkEmail(ctx context.Context, customerID int64, fresh boo
 	}
 	fromName, from := s.Sender(b)
 	domain := from[strings.LastIndex(from, "@")+1:]
-	e, err := s.db.QueueEmail(ctx, store.Email{CustomerID: &c.ID, Kind: "setup_link", FromName: fromName, From: from, To: c.Email, Subject: subject,
-		HTML: html, Text: text, MessageID: "<setup." + secret.NewToken(12) + "@" + domain + ">", Status: status},
-		store.Event{Kind: store.EventEmailQueued, Actor: actor, Detail: map[string]any{"to": c.Email, "link": link.KirimID}})
+	// The email, its event and the follow-up that chases the link, together.
+	var id int64
+	err = s.db.InTx(ctx, func(tx *store.Tx) error {
+		var err error
+		if id, err = tx.QueueEmail(ctx, store.Email{CustomerID: &c.ID, Kind: "setup_link", FromName: fromName, From: from, To: c.Email,
+			Subject: subject, HTML: html, Text: text, MessageID: "<setup." + secret.NewToken(12) + "@" + domain + ">", Status: status},
+			store.Event{Kind: store.EventEmailQueued, Actor: actor, Detail: map[string]any{"to": c.Email, "link": link.KirimID}}); err != nil {
+			return err
+		}
+		return tx.PlanFollowUp(ctx, c.ID, s.now())
+	})
+	if err != nil {
+		return nil, err
+	}
+	e, err := s.db.EmailByID(ctx, id)
 	if err != nil {
 		return nil, err
 	}

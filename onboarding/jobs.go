@@ -92,19 +92,30 @@ func (RecheckArgs) Kind() string { return "accounts.recheck" }
 func (RecheckArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{UniqueOpts: whileQueued} }
 
 // Periodic are the workflows' scheduled jobs: reconciliation every interval (the first
-// right at start; zero: never).
+// right at start; zero: never), the follow-up's scan every minute, the attention
+// queue's sweep every five minutes and the daily digests' check every ten.
 func Periodic(reconcileEvery time.Duration) []*river.PeriodicJob {
-	var out []*river.PeriodicJob
+	every := func(d time.Duration, args river.JobArgs, onStart bool) *river.PeriodicJob {
+		return river.NewPeriodicJob(river.PeriodicInterval(d), func() (river.JobArgs, *river.InsertOpts) { return args, nil },
+			&river.PeriodicJobOpts{RunOnStart: onStart})
+	}
+	out := []*river.PeriodicJob{
+		every(time.Minute, FollowUpScanArgs{}, true),
+		every(5*time.Minute, AttentionSweepArgs{}, true),
+		every(10*time.Minute, DigestArgs{}, true),
+	}
 	if reconcileEvery > 0 {
-		out = append(out, river.NewPeriodicJob(river.PeriodicInterval(reconcileEvery),
-			func() (river.JobArgs, *river.InsertOpts) { return ReconcileArgs{}, nil },
-			&river.PeriodicJobOpts{RunOnStart: true}))
+		out = append(out, every(reconcileEvery, ReconcileArgs{}, true))
 	}
 	return out
 }
 
 // RegisterWorkers adds the workflows' workers to the job engine.
 func (s *Service) RegisterWorkers(w *river.Workers) {
+	s.registerFollowUpWorkers(w)
+	s.registerAlertWorkers(w)
+	s.registerAttentionWorkers(w)
+	jobs.Add(w, time.Minute, s.confirmReturn)
 	jobs.Add(w, 30*time.Minute, func(ctx context.Context, j *river.Job[ReconcileArgs]) error {
 		rep, err := s.Reconcile(ctx)
 		if errors.Is(err, ErrBusy) {

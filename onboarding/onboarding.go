@@ -26,15 +26,15 @@ import (
 	"github.com/kirim-portal/portal/store/secret"
 )
 
-// Onboarding stages, in the order a customer moves through them.
+// Onboarding stages, in the order a customer moves through them (the store's words).
 const (
-	StageCreated    = "created"
-	StageLinkIssued = "link_issued"
-	StageLinkSent   = "link_sent"
-	StageOpened     = "opened"
-	StageStarted    = "started"
-	StageConnected  = "connected"
-	StageFailed     = "failed"
+	StageCreated    = store.StageCreated
+	StageLinkIssued = store.StageLinkIssued
+	StageLinkSent   = store.StageLinkSent
+	StageOpened     = store.StageOpened
+	StageStarted    = store.StageStarted
+	StageConnected  = store.StageConnected
+	StageFailed     = store.StageFailed
 )
 
 // Stages lists every stage in order, for filters and funnels.
@@ -65,6 +65,10 @@ type Service struct {
 	refreshed sync.Map
 	visits    sync.Map
 	jobs      *jobs.Client
+	// returnGrace is how long after an unconfirmed return a job looks again.
+	returnGrace time.Duration
+	// alertWebhookEnv is PORTAL_ALERT_WEBHOOK_URL: the team channel, fixed.
+	alertWebhookEnv string
 	// rec is the reconciliation's state.
 	rec           reconcileState
 	recheckDelays []time.Duration
@@ -82,6 +86,12 @@ type Deps struct {
 	// Jobs is the job engine the workflows enqueue their background work in (see
 	// RegisterWorkers).
 	Jobs *jobs.Client
+	// AlertWebhookURL is the team channel's webhook from the environment; when set, it
+	// takes the place of the follow-up page's setting.
+	AlertWebhookURL string
+	// ReturnGrace is how long after a return Kirim had not confirmed a job looks again
+	// and, still unconfirmed, tells staff (default 10 minutes; tests shorten it).
+	ReturnGrace time.Duration
 	// RecheckDelays are the waits before each new look at an account still onboarding
 	// after a signup; nil takes the defaults (tests shorten them).
 	RecheckDelays []time.Duration
@@ -90,9 +100,13 @@ type Deps struct {
 // New returns the workflows over their dependencies.
 func New(d Deps) *Service {
 	s := &Service{db: d.DB, kirim: d.Kirim, publicURL: strings.TrimRight(d.PublicURL, "/"), log: d.Log, mail: d.Mail,
-		jobs: d.Jobs, recheckDelays: d.RecheckDelays}
+		jobs: d.Jobs, recheckDelays: d.RecheckDelays, alertWebhookEnv: d.AlertWebhookURL}
 	if s.recheckDelays == nil {
 		s.recheckDelays = recheckDelays
+	}
+	s.returnGrace = d.ReturnGrace
+	if s.returnGrace <= 0 {
+		s.returnGrace = 10 * time.Minute
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

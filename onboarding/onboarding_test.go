@@ -420,6 +420,14 @@ func (testRenderer) SetupEmail(_ context.Context, e onboarding.SetupEmail) (subj
 	return "Connect " + e.Customer, "<a href=\"" + e.LandingURL + "\">Connect</a>", "Connect: " + e.LandingURL, nil
 }
 
+func (testRenderer) ReminderEmail(_ context.Context, e onboarding.ReminderEmail) (subject, html, text string, err error) {
+	return "Reminder " + e.Kind, "<a href=\"" + e.LandingURL + "\">Connect</a>", "Connect: " + e.LandingURL, nil
+}
+
+func (testRenderer) StaffMessage(_ context.Context, m onboarding.StaffMessage) (html, text string, err error) {
+	return "<p>" + m.Lead + "</p>", m.Lead, nil
+}
+
 // TestReportUnsettled: at start, requests whose answer never came are logged while
 // Kirim still remembers their key (sending the form again settles them), and closed
 // as failed, with what that means, once it no longer does.

@@ -9,6 +9,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/riverqueue/river"
+
 	"github.com/kirim-portal/portal/kirim"
 	"github.com/kirim-portal/portal/store"
 )
@@ -50,6 +52,9 @@ type Return struct {
 	// LandingToken lets "Try again" go back to the landing page; the page offers it
 	// only to the browser that set off from there.
 	LandingToken string
+	// StaffAlerted says staff hear of a failure at once (else they see it in their
+	// queue): the page says which.
+	StaffAlerted bool
 }
 
 func (s *Service) boundLink(ctx context.Context, returnKey string) (*store.SetupLink, *store.Customer, error) {
@@ -79,8 +84,14 @@ func (s *Service) VerifySuccess(ctx context.Context, returnKey string, q ReturnQ
 	}
 	ret := &Return{State: ReturnPending, Customer: c, Link: l, Branding: b}
 	connected, err := s.confirmSignup(ctx, c, l, q.AccountID)
-	if err != nil || connected == nil {
-		return ret, err // not yet: the page keeps asking, then says staff will follow up
+	if err != nil {
+		return ret, err
+	}
+	if connected == nil {
+		// Not yet: the page keeps asking, then says staff will follow up; should the
+		// customer close it, a job looks again later and tells staff just the same.
+		_, err := s.jobs.Insert(ctx, ConfirmReturnArgs{LinkID: l.ID}, &river.InsertOpts{ScheduledAt: time.Now().Add(s.returnGrace)})
+		return ret, err
 	}
 	ret.State = ReturnConnected
 	if list, err := s.db.Accounts(ctx, c.ID); err == nil {
@@ -200,12 +211,62 @@ func (s *Service) MarkUnconfirmed(ctx context.Context, returnKey string, q Retur
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.db.AddEventOnce(ctx, store.Event{CustomerID: &c.ID, Kind: store.EventSignupUnconfirmed, Actor: "customer",
-		Detail: map[string]any{"link": l.KirimID, "next_step": "Check the customer's accounts in Kirim, then refresh them here."}},
-		s.now().Add(-time.Hour)); err != nil {
+	if err := s.markUnconfirmed(ctx, l, c); err != nil {
 		return nil, err
 	}
-	return &Return{State: ReturnUnconfirmed, Customer: c, Link: l, Branding: b}, nil
+	alerted, err := s.StaffAlerted(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &Return{State: ReturnUnconfirmed, Customer: c, Link: l, Branding: b, StaffAlerted: alerted}, nil
+}
+
+// ConfirmReturnArgs looks again, a while after a customer came back, at a return Kirim
+// had not confirmed: still not confirmed, it is marked unconfirmed and staff are told,
+// whether or not the customer kept the page open.
+type ConfirmReturnArgs struct {
+	LinkID int64 `json:"link_id"`
+}
+
+// Kind names the job.
+func (ConfirmReturnArgs) Kind() string { return "returns.confirm" }
+
+// InsertOpts makes it one per link while waiting.
+func (ConfirmReturnArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{UniqueOpts: whileQueued}
+}
+
+// confirmReturn is ConfirmReturnArgs' work.
+func (s *Service) confirmReturn(ctx context.Context, j *river.Job[ConfirmReturnArgs]) error {
+	l, err := s.db.SetupLinkByID(ctx, j.Args.LinkID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	c, err := s.db.CustomerByID(ctx, l.CustomerID)
+	if err != nil || c.Stage == StageConnected {
+		return err
+	}
+	connected, err := s.confirmSignup(ctx, c, l, "")
+	if err != nil || connected != nil {
+		return err
+	}
+	return s.markUnconfirmed(ctx, l, c)
+}
+
+// markUnconfirmed records the unconfirmed return once an hour, and alerts staff.
+func (s *Service) markUnconfirmed(ctx context.Context, l *store.SetupLink, c *store.Customer) error {
+	const next = "Check the customer's accounts in Kirim, then refresh them here."
+	return s.db.InTx(ctx, func(tx *store.Tx) error {
+		added, err := tx.AddEventOnce(ctx, store.Event{CustomerID: &c.ID, Kind: store.EventSignupUnconfirmed, Actor: "customer",
+			Detail: map[string]any{"link": l.KirimID, "next_step": next}}, s.now().Add(-time.Hour))
+		if err != nil || !added {
+			return err
+		}
+		return s.raiseAlert(ctx, tx, c, AlertUnconfirmed, "Came back from Meta, but Kirim has not confirmed the connection. "+next)
+	})
 }
 
 // FailureNextSteps suggests what staff do about the failure reasons the portal knows.
@@ -278,16 +339,21 @@ func (s *Service) RecordFailure(ctx context.Context, returnKey string, q ReturnQ
 	if known := KnownReason(code); known != "" {
 		next = FailureNextSteps[known]
 	}
-	id, err := s.db.AddEvent(ctx, store.Event{CustomerID: &c.ID, Kind: store.EventSignupFailed, Actor: "customer",
-		Key:    l.KirimID + "/" + code + "/" + strconv.Itoa(l.Attempts),
-		Detail: map[string]any{"link": l.KirimID, "reason": code, "next_step": next}})
+	// The failure, the stage and the alert, together; the same failure again adds nothing.
+	err = s.db.InTx(ctx, func(tx *store.Tx) error {
+		id, err := tx.AddEvent(ctx, store.Event{CustomerID: &c.ID, Kind: store.EventSignupFailed, Actor: "customer",
+			Key:    l.KirimID + "/" + code + "/" + strconv.Itoa(l.Attempts),
+			Detail: map[string]any{"link": l.KirimID, "reason": code, "next_step": next}})
+		if err != nil || id == 0 || c.Stage == StageConnected {
+			return err
+		}
+		if err := tx.SetCustomerStage(ctx, c.ID, StageFailed, code); err != nil {
+			return err
+		}
+		return s.raiseAlert(ctx, tx, c, AlertSignupFailed, "Signup failed: "+FailureWords(code)+". "+next)
+	})
 	if err != nil {
 		return nil, err
-	}
-	if id != 0 && c.Stage != StageConnected {
-		if err := s.db.SetCustomerStage(ctx, c.ID, StageFailed, code); err != nil {
-			return nil, err
-		}
 	}
 	// The link may have died in Kirim meanwhile (revoked, expired there). When Kirim
 	// cannot be asked, the landing page asks again.
@@ -302,8 +368,12 @@ func (s *Service) RecordFailure(ctx context.Context, returnKey string, q ReturnQ
 	if err != nil {
 		return nil, err
 	}
+	alerted, err := s.StaffAlerted(ctx)
+	if err != nil {
+		return nil, err
+	}
 	return &Return{State: ReturnFailed, Customer: c, Link: l, Branding: b, Reason: code, LandingToken: token,
-		LinkUsable: LinkStatus(l, s.now()) == kirim.LinkActive}, nil
+		LinkUsable: LinkStatus(l, s.now()) == kirim.LinkActive, StaffAlerted: alerted}, nil
 }
 
 // mirrorAccounts stores what Kirim says of these accounts, in one transaction: each

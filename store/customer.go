@@ -13,6 +13,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/kirim-portal/portal/kirim"
 )
 
 // Customer is the local mirror of a Kirim customer plus what only the portal knows.
@@ -30,7 +32,11 @@ type Customer struct {
 	Locale          string
 	Stage           string
 	StageReason     string
-	ArchivedAt      *time.Time
+	// TimeZone is the IANA zone reminders are timed in (empty: from the locale, see
+	// onboarding.CustomerZone); FollowUpPaused stops the follow-up for this customer.
+	TimeZone       string
+	FollowUpPaused bool
+	ArchivedAt     *time.Time
 	// Phones lists the customer's WhatsApp numbers (filled by the list query).
 	Phones         []string
 	KirimCreatedAt time.Time
@@ -56,7 +62,7 @@ type CustomerMirror struct {
 
 const customerColumns = `c.id, c.kirim_id, c.name, c.email, c.status, c.metadata, c.team_id, c.locale, c.stage,
 	c.stage_reason, c.archived_at, c.kirim_created_at, c.kirim_updated_at, c.synced_at, c.created_at, c.updated_at,
-	c.kirim_internal_id, ` + phonesColumn
+	c.kirim_internal_id, c.time_zone, c.follow_up_paused, ` + phonesColumn
 
 // phonesColumn lists a customer's WhatsApp numbers.
 const phonesColumn = `(SELECT group_concat(phone_number, ' ') FROM whatsapp_accounts a WHERE a.customer_id = c.id AND a.phone_number IS NOT NULL)`
@@ -72,20 +78,20 @@ func scanCustomer(row interface{ Scan(...any) error }) (*Customer, error) {
 
 // customerScan holds what a row scan needs beside the customer's own fields.
 type customerScan struct {
-	email, metadata, team, reason, internal, phones sql.NullString
-	archived                                        nullTime
+	email, metadata, team, reason, internal, zone, phones sql.NullString
+	archived                                              nullTime
 }
 
 // dest lists the scan destinations of customerColumns; done finishes the customer.
 func (c *Customer) dest(cs *customerScan) []any {
 	return []any{&c.ID, &c.KirimID, &c.Name, &cs.email, &c.Status, &cs.metadata, &cs.team, &c.Locale, &c.Stage,
 		&cs.reason, &cs.archived, timeCol{&c.KirimCreatedAt}, timeCol{&c.KirimUpdatedAt}, timeCol{&c.SyncedAt},
-		timeCol{&c.CreatedAt}, timeCol{&c.UpdatedAt}, &cs.internal, &cs.phones}
+		timeCol{&c.CreatedAt}, timeCol{&c.UpdatedAt}, &cs.internal, &cs.zone, &c.FollowUpPaused, &cs.phones}
 }
 
 func (c *Customer) done(cs *customerScan) *Customer {
 	c.Email, c.TeamID, c.StageReason, c.ArchivedAt = cs.email.String, cs.team.String, cs.reason.String, cs.archived.T
-	c.KirimInternalID = cs.internal.String
+	c.KirimInternalID, c.TimeZone = cs.internal.String, cs.zone.String
 	if cs.metadata.Valid {
 		json.Unmarshal([]byte(cs.metadata.String), &c.Metadata)
 	}
@@ -666,18 +672,5 @@ func sameJSON(a string, b any) bool {
 
 // CustomersWithActiveLinks lists the customers that have a link the mirror thinks active.
 func (db *DB) CustomersWithActiveLinks(ctx context.Context) ([]int64, error) {
-	rows, err := db.query(ctx, `SELECT DISTINCT customer_id FROM setup_links WHERE status = 'active'`)
-	if err != nil {
-		return nil, fmt.Errorf("store: customers with active links: %w", err)
-	}
-	defer rows.Close()
-	var ids []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		ids = append(ids, id)
-	}
-	return ids, rows.Err()
+	return db.ids(ctx, `SELECT DISTINCT customer_id FROM setup_links WHERE status = ?`, kirim.LinkActive)
 }

@@ -62,6 +62,9 @@ func (db *DB) addEvent(ctx context.Context, tx *sql.Tx, e Event) (int64, error) 
 	if err != nil {
 		return 0, err
 	}
+	if e.CustomerID != nil {
+		db.touch(*e.CustomerID)
+	}
 	if n, err := res.RowsAffected(); err != nil || n == 0 {
 		return 0, err
 	}
@@ -103,19 +106,24 @@ func (db *DB) Events(ctx context.Context, customerID int64, before time.Time, be
 // since the given time (a reload, a repeated redirect). Check and insert share one
 // immediate transaction, so two requests at once still record it once.
 func (db *DB) AddEventOnce(ctx context.Context, e Event, since time.Time) (added bool, err error) {
-	err = db.tx(ctx, func(tx *sql.Tx) error {
-		var n int
-		if err := db.txQueryRow(ctx, tx, countEventsSince, e.CustomerID, e.Kind, formatTime(since)).Scan(&n); err != nil || n > 0 {
-			return err
-		}
-		id, err := db.addEvent(ctx, tx, e)
-		added = err == nil && id != 0
+	err = db.InTx(ctx, func(tx *Tx) error {
+		added, err = tx.AddEventOnce(ctx, e, since)
 		return err
 	})
+	return added, err
+}
+
+// AddEventOnce is DB.AddEventOnce in the transaction.
+func (tx *Tx) AddEventOnce(ctx context.Context, e Event, since time.Time) (bool, error) {
+	var n int
+	if err := tx.db.txQueryRow(ctx, tx.tx, countEventsSince, e.CustomerID, e.Kind, formatTime(since)).Scan(&n); err != nil || n > 0 {
+		return false, err
+	}
+	id, err := tx.db.addEvent(ctx, tx.tx, e)
 	if err != nil {
 		return false, fmt.Errorf("store: add event once: %w", err)
 	}
-	return added, nil
+	return id != 0, nil
 }
 
 // CountEvents counts a customer's events of one kind since a time.

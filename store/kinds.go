@@ -46,3 +46,47 @@ const (
 	EventLogoChanged       EventKind = "settings.logo_changed"
 	EventWebhookRegistered EventKind = "settings.webhook_registered"
 )
+
+// Onboarding stages, in the order a customer moves through them; kept on the customer
+// for filtering the list (onboarding moves them).
+const (
+	StageCreated    = "created"
+	StageLinkIssued = "link_issued"
+	StageLinkSent   = "link_sent"
+	StageOpened     = "opened"
+	StageStarted    = "started"
+	StageConnected  = "connected"
+	StageFailed     = "failed"
+)
+
+// AttentionKind is why a customer needs a person, most pressing first.
+type AttentionKind string
+
+// The reasons of the needs-attention queue, in the order of their priority: a customer
+// shows under the first that applies, with the others listed.
+const (
+	AttentionSignupFailed      AttentionKind = "signup_failed"      // Kirim's failure redirect
+	AttentionUnconfirmed       AttentionKind = "unconfirmed"        // a return Kirim did not confirm
+	AttentionNumberDown        AttentionKind = "number_down"        // a number disconnected or degraded
+	AttentionEmailFailed       AttentionKind = "email_failed"       // the newest email to the customer failed
+	AttentionLinkDead          AttentionKind = "link_dead"          // the newest link expired or was revoked
+	AttentionNeverOpened       AttentionKind = "never_opened"       // every reminder sent, the page never opened
+	AttentionTemplatesRejected AttentionKind = "templates_rejected" // Meta rejected templates
+)
+
+// AttentionKinds lists the kinds in priority order.
+var AttentionKinds = []AttentionKind{AttentionSignupFailed, AttentionUnconfirmed, AttentionNumberDown,
+	AttentionEmailFailed, AttentionLinkDead, AttentionNeverOpened, AttentionTemplatesRejected}
+
+// More timeline events of the follow-up and the attention queue.
+const (
+	EventReminderQueued   EventKind = "follow_up.reminder_queued"
+	EventFreshLinkAuto    EventKind = "follow_up.fresh_link"
+	EventFollowUpPaused   EventKind = "follow_up.paused"
+	EventFollowUpResumed  EventKind = "follow_up.resumed"
+	EventAttentionSnoozed EventKind = "attention.snoozed"
+	EventAttentionHandled EventKind = "attention.handled"
+	EventStaffAlerted     EventKind = "alert.raised"
+	EventFollowUpChanged  EventKind = "settings.follow_up_changed"
+	EventTimeZoneChanged  EventKind = "customer.time_zone_changed"
+)

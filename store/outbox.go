@@ -302,3 +302,18 @@ func (db *DB) ResendEmail(ctx context.Context, id int64, actor string) error {
 	}
 	return nil
 }
+
+// QueueEmail writes an email and its event in the transaction (see DB.QueueEmail). An
+// email whose Message-ID is in the outbox already is not written again (0): a job run
+// twice queues its email once.
+func (tx *Tx) QueueEmail(ctx context.Context, e Email, ev Event) (int64, error) {
+	var exists bool
+	if err := tx.tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM outbox WHERE message_id = ?)`, e.MessageID).Scan(&exists); err != nil || exists {
+		return 0, err
+	}
+	id, err := tx.db.queueEmail(ctx, tx.tx, e, ev)
+	if err != nil {
+		return 0, fmt.Errorf("store: queue email: %w", err)
+	}
+	return id, nil
+}

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -120,4 +121,22 @@ func (db *DB) closeStatements() {
 		return true
 	})
 	db.cache.n.Store(0)
+}
+
+// ids runs a query of one integer column and returns its values.
+func (db *DB) ids(ctx context.Context, q string, args ...any) ([]int64, error) {
+	rows, err := db.query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: ids: %w", err)
+	}
+	defer rows.Close()
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
 }

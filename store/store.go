@@ -39,6 +39,9 @@ type DB struct {
 	cache    stmts
 	// writeMu queues the process's writers (see tx).
 	writeMu sync.Mutex
+	// touched lists the customers whose timeline the open write transaction added to:
+	// their attention rows are worked out again before it commits (guarded by writeMu).
+	touched []int64
 	// generation moves on with every write; landings caches the landing page's reads
 	// that no write has made stale since.
 	generation atomic.Uint64
@@ -105,11 +108,23 @@ func (db *DB) Migrate(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("store: migrations: %w", err)
 	}
-	if _, err := p.Up(ctx); err != nil {
+	applied, err := p.Up(ctx)
+	if err != nil {
 		return fmt.Errorf("store: migrate up: %w", err)
+	}
+	for _, r := range applied {
+		if r.Source.Version == attentionMigration {
+			// The queue is derived from state that was there before it.
+			if _, err := db.RebuildAttention(ctx); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }
+
+// attentionMigration is the migration that made the needs-attention queue.
+const attentionMigration = 10
 
 // SchemaVersion returns the newest applied migration.
 func (db *DB) SchemaVersion(ctx context.Context) (int64, error) {
@@ -178,7 +193,11 @@ func (db *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 		return err
 	}
 	defer tx.Rollback()
+	db.touched = db.touched[:0]
 	if err := fn(tx); err != nil {
+		return err
+	}
+	if err := db.refreshAttention(ctx, tx, db.touched); err != nil {
 		return err
 	}
 	defer db.written()

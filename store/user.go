@@ -17,19 +17,56 @@ type User struct {
 	SessionVersion int64
 	LastLoginAt    *time.Time
 	CreatedAt      time.Time
+	Prefs          UserPrefs
+	// DigestOn is the local date (YYYY-MM-DD) of the last daily digest.
+	DigestOn string
 }
 
-const userColumns = `id, email, password_hash, session_version, last_login_at, created_at`
+// UserPrefs is how a staff user wants to be alerted.
+type UserPrefs struct {
+	// TimeZone is the IANA zone of the digest's 09:00 ("": the portal's default).
+	TimeZone string
+	// AlertEmail: an email at once for each failed signup and unconfirmed return.
+	AlertEmail bool
+	// AlertDigest: a daily digest of the needs-attention queue.
+	AlertDigest bool
+}
+
+const userColumns = `id, email, password_hash, session_version, last_login_at, created_at, COALESCE(time_zone, ''), alert_email,
+	alert_digest, COALESCE(digest_on, '')`
 
 func scanUser(row interface{ Scan(...any) error }) (*User, error) {
 	var u User
 	var last nullTime
-	err := row.Scan(&u.ID, &u.Email, &u.PasswordHash, &u.SessionVersion, &last, timeCol{&u.CreatedAt})
+	err := row.Scan(&u.ID, &u.Email, &u.PasswordHash, &u.SessionVersion, &last, timeCol{&u.CreatedAt}, &u.Prefs.TimeZone,
+		&u.Prefs.AlertEmail, &u.Prefs.AlertDigest, &u.DigestOn)
 	if err != nil {
 		return nil, err
 	}
 	u.LastLoginAt = last.T
 	return &u, nil
+}
+
+// SaveUserPrefs stores a staff user's alert preferences.
+func (db *DB) SaveUserPrefs(ctx context.Context, id int64, p UserPrefs) error {
+	_, err := db.exec(ctx, `UPDATE staff_users SET time_zone = ?, alert_email = ?, alert_digest = ?, updated_at = ? WHERE id = ?`,
+		nullString(p.TimeZone), p.AlertEmail, p.AlertDigest, db.now(), id)
+	if err != nil {
+		return fmt.Errorf("store: save preferences: %w", err)
+	}
+	return nil
+}
+
+// MarkDigest records the local date of a user's digest in the transaction that queues
+// it; false when that date's digest was recorded already.
+func (tx *Tx) MarkDigest(ctx context.Context, userID int64, localDate string) (bool, error) {
+	res, err := tx.tx.ExecContext(ctx, `UPDATE staff_users SET digest_on = ? WHERE id = ? AND (digest_on IS NULL OR digest_on < ?)`,
+		localDate, userID, localDate)
+	if err != nil {
+		return false, fmt.Errorf("store: mark digest: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
 }
 
 // CreateUser adds a staff user with an already hashed password. A taken email (in any

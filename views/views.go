@@ -48,3 +48,11 @@ func eventLabel(kind string) string {
 	}
 	return strings.ToUpper(s[:1]) + s[1:]
 }
+
+// Plural says n things: "1 customer waiting", "3 customers waiting".
+func Plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.Itoa(n) + " " + many
+}

@@ -255,7 +255,39 @@ func sentence(err error) string {
 }
 
 func (s *Server) accountPage(c *fiber.Ctx) error {
-	return s.render(c, views.AccountPage(s.adminPage(c, "Your account"), views.AccountView{}))
+	v, err := s.accountView(c)
+	if err != nil {
+		return err
+	}
+	return s.render(c, views.AccountPage(s.adminPage(c, "Your account"), v))
+}
+
+// accountView is the account page of the signed-in staff user.
+func (s *Server) accountView(c *fiber.Ctx) (views.AccountView, error) {
+	u := staffOf(c)
+	p, err := s.db.FollowUpPolicy(c.UserContext())
+	return views.AccountView{TimeZone: u.Prefs.TimeZone, AlertEmail: u.Prefs.AlertEmail, AlertDigest: u.Prefs.AlertDigest,
+		DefaultZone: p.DefaultTimeZone}, err
+}
+
+func (s *Server) saveAlerts(c *fiber.Ctx) error {
+	u := staffOf(c)
+	in := onboarding.StaffPrefsInput{TimeZone: c.FormValue("time_zone"), AlertEmail: c.FormValue("alert_email") == "1",
+		AlertDigest: c.FormValue("alert_digest") == "1"}
+	if err := s.ob.SaveStaffPrefs(c.UserContext(), u.ID, in); err != nil {
+		v, verr := s.accountView(c)
+		if verr != nil {
+			return verr
+		}
+		v.TimeZone, v.AlertEmail, v.AlertDigest = in.TimeZone, in.AlertEmail, in.AlertDigest
+		if v.Errors = fieldErrors(err); v.Errors == nil {
+			return err
+		}
+		c.Status(fiber.StatusUnprocessableEntity)
+		return s.render(c, views.AccountPage(s.adminPage(c, "Your account"), v))
+	}
+	s.flash(c, "ok", "Alert preferences saved.")
+	return redirect(c, "/admin/account#alerts")
 }
 
 func (s *Server) changePassword(c *fiber.Ctx) error {
@@ -275,7 +307,12 @@ func (s *Server) changePassword(c *fiber.Ctx) error {
 	s.hashes.leave()
 	if len(errs) > 0 {
 		c.Status(fiber.StatusUnprocessableEntity)
-		return s.render(c, views.AccountPage(s.adminPage(c, "Your account"), views.AccountView{Errors: errs}))
+		v, err := s.accountView(c)
+		if err != nil {
+			return err
+		}
+		v.Errors = errs
+		return s.render(c, views.AccountPage(s.adminPage(c, "Your account"), v))
 	}
 	ver, err := s.db.SetPassword(c.UserContext(), u.ID, hash)
 	if err != nil {

@@ -99,10 +99,7 @@ func (s *Server) saveBranding(c *fiber.Ctx) error {
 	if errors.As(err, &inv) {
 		f := brandingForm(b)
 		f.Errors = inv.Fields
-		c.Status(fiber.StatusUnprocessableEntity)
-		p := s.adminPage(c, "Branding")
-		p.Flash = views.Flash{Kind: "error", Message: "Nothing was saved: please correct the fields marked below."}
-		return s.render(c, views.BrandingPage(p, f))
+		return s.render(c, views.BrandingPage(s.invalidFormPage(c, "Branding"), f))
 	}
 	if err != nil {
 		return err

@@ -232,13 +232,23 @@ func (s *Server) showCustomer(c *fiber.Ctx) error {
 	for _, e := range events {
 		v.Events = append(v.Events, views.EventRow{Kind: string(e.Kind), Actor: e.Actor, Detail: eventDetail(e), At: e.CreatedAt})
 	}
+	fu, err := s.ob.FollowUpOf(ctx, cu)
+	if err != nil {
+		return err
+	}
+	v.FollowUp = views.FollowUpView{Paused: fu.Paused, Disabled: fu.Disabled, Zone: fu.Zone, ZoneFrom: fu.ZoneFrom,
+		TimeZone: cu.TimeZone, Next: fu.Next, Sent: fu.Sent, Fresh: fu.Fresh}
+	if a, err := s.db.AttentionOf(ctx, cu.ID); err == nil {
+		v.Attention = onboarding.AttentionWords(a.Kind, a.Detail)
+	}
 	return s.render(c, views.CustomerPage(s.adminPage(c, cu.Name), v))
 }
 
 // eventDetail is the one-line summary of an event's details, in a fixed order.
 func eventDetail(e store.Event) string {
 	var parts []string
-	for _, k := range []string{"name", "phone_number", "from", "to", "reason", "fields", "type", "trigger", "link", "last4"} {
+	for _, k := range []string{"name", "phone_number", "from", "to", "reason", "reminder", "fields", "type", "trigger", "link", "last4",
+		"time_zone", "days", "note"} {
 		if v, ok := e.Detail[k]; ok && v != "" {
 			parts = append(parts, fmt.Sprintf("%s %v", strings.ReplaceAll(k, "_", " "), v))
 		}
@@ -332,6 +342,17 @@ var (
 	syncTemplates = func(s *Server, c *fiber.Ctx, id int64) error {
 		accountID, _ := strconv.ParseInt(c.Params("account"), 10, 64)
 		return s.ob.SyncCustomerTemplates(c.UserContext(), id, accountID, "staff")
+	}
+	// setFollowUp pauses or resumes the customer's follow-up, or sets its time zone.
+	setFollowUp = func(s *Server, c *fiber.Ctx, id int64) error {
+		ctx := c.UserContext()
+		switch c.FormValue("action") {
+		case "pause":
+			return s.ob.SetFollowUpPaused(ctx, id, true, actor(c))
+		case "resume":
+			return s.ob.SetFollowUpPaused(ctx, id, false, actor(c))
+		}
+		return s.ob.SetCustomerTimeZone(ctx, id, c.FormValue("time_zone"), actor(c))
 	}
 	updateRedirects = func(s *Server, c *fiber.Ctx, id int64) error {
 		return s.ob.UpdateLinkRedirects(c.UserContext(), id, linkID(c), strings.TrimSpace(c.FormValue("success_redirect_url")),

@@ -9,7 +9,6 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/kirim-portal/portal/kirim"
 	"github.com/kirim-portal/portal/onboarding"
 	"github.com/kirim-portal/portal/store"
 	"github.com/kirim-portal/portal/views"
@@ -74,7 +73,7 @@ func (s *Server) dashboard(c *fiber.Ctx) error {
 	for _, r := range reasons {
 		v.Failures = append(v.Failures, views.Bar{Label: r.Reason, N: r.N, Width: r.N * 100 / reasons[0].N})
 	}
-	if v.Attention, v.Expiring, err = s.needsAttention(ctx); err != nil {
+	if err := s.needsAttention(ctx, &v); err != nil {
 		return err
 	}
 	if err := s.backgroundStatus(ctx, &v); err != nil {
@@ -118,26 +117,28 @@ func (s *Server) funnel(ctx context.Context, total int) ([]views.FunnelStep, err
 	return steps, nil
 }
 
-// needsAttention lists numbers that are not sending and links that expire soon.
-func (s *Server) needsAttention(ctx context.Context) (numbers, expiring []views.AttentionRow, err error) {
-	accounts, err := s.db.AccountsByStatus(ctx, kirim.AccountDegraded, kirim.AccountDisconnected)
+// needsAttention sums up the needs-attention queue by reason, and lists the links that
+// expire soon.
+func (s *Server) needsAttention(ctx context.Context, v *views.DashboardView) error {
+	counts, total, _, err := s.db.AttentionCounts(ctx)
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
-	for _, a := range accounts {
-		if a.CustomerID != nil {
-			numbers = append(numbers, views.AttentionRow{CustomerID: *a.CustomerID, Customer: a.CustomerName, What: a.PhoneNumber, Status: a.Status})
+	v.Waiting = total
+	for _, k := range store.AttentionKinds {
+		if counts[k] > 0 {
+			v.Reasons = append(v.Reasons, views.CountLink{Label: kindLabels[k], N: counts[k], Href: attentionHref(k, false, "")})
 		}
 	}
 	links, err := s.db.LinksExpiringWithin(ctx, 48*time.Hour)
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
 	for _, l := range links {
-		expiring = append(expiring, views.AttentionRow{CustomerID: l.CustomerID, Customer: l.Customer,
+		v.Expiring = append(v.Expiring, views.AttentionRow{CustomerID: l.CustomerID, Customer: l.Customer,
 			What: "link …" + l.Last4 + " expires " + humanUntil(l.ExpiresAt, time.Now())})
 	}
-	return numbers, expiring, nil
+	return nil
 }
 
 // backgroundStatus says how the template sync of all accounts and the reconciliation

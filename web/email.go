@@ -44,3 +44,33 @@ func (emailRenderer) SetupEmail(ctx context.Context, e onboarding.SetupEmail) (s
 	// templ escapes for HTML; the text part is not HTML.
 	return subject, h.String(), html.UnescapeString(t.String()), nil
 }
+
+// ReminderEmail renders a follow-up reminder: subject, HTML and plain text.
+func (emailRenderer) ReminderEmail(ctx context.Context, e onboarding.ReminderEmail) (subject, htmlPart, text string, err error) {
+	v := emailView(e.SetupEmail)
+	v.Reminder = e.Kind
+	var h, t bytes.Buffer
+	if err := views.ReminderEmailHTML(v).Render(ctx, &h); err != nil {
+		return "", "", "", err
+	}
+	if err := views.ReminderEmailText(v).Render(ctx, &t); err != nil {
+		return "", "", "", err
+	}
+	return v.ReminderSubject(), h.String(), html.UnescapeString(t.String()), nil
+}
+
+// StaffMessage renders an alert or digest for staff: HTML and plain text.
+func (emailRenderer) StaffMessage(ctx context.Context, m onboarding.StaffMessage) (htmlPart, text string, err error) {
+	v := views.StaffEmailView{Product: m.Product, Lead: m.Lead}
+	for _, r := range m.Rows {
+		v.Rows = append(v.Rows, views.StaffEmailRow{Customer: r.Customer, What: r.What, URL: r.URL, Since: r.Since})
+	}
+	var h, t bytes.Buffer
+	if err := views.StaffEmailHTML(v).Render(ctx, &h); err != nil {
+		return "", "", err
+	}
+	if err := views.StaffEmailText(v).Render(ctx, &t); err != nil {
+		return "", "", err
+	}
+	return h.String(), html.UnescapeString(t.String()), nil
+}

@@ -163,3 +163,12 @@ func problemOf(err error) string {
 	p, _ := explain(err)
 	return p.message
 }
+
+// fieldErrors returns the field messages of invalid input, or nil for another error.
+func fieldErrors(err error) map[string]string {
+	var inv *onboarding.InvalidError
+	if errors.As(err, &inv) {
+		return inv.Fields
+	}
+	return nil
+}

@@ -39,6 +39,7 @@ type harness struct {
 	variant      sandbox.Variant
 	proxies      []string
 	kirimTimeout time.Duration
+	returnGrace  time.Duration
 	clock        *testClock
 	mp           *mailtest.Mailpit
 	URL          string
@@ -75,6 +76,13 @@ func (c *testClock) Now() time.Time {
 	return time.Now().Add(c.offset)
 }
 
+// setClock sets the portal's and Kirim's clocks to at (they run on from there).
+func (h *harness) setClock(at time.Time) {
+	h.clock.mu.Lock()
+	h.clock.offset = time.Until(at)
+	h.clock.mu.Unlock()
+}
+
 // advance moves the portal's and Kirim's clocks forward.
 func (h *harness) advance(d time.Duration) {
 	h.clock.mu.Lock()
@@ -98,6 +106,10 @@ func withProxies(list ...string) harnessOption { return func(h *harness) { h.pro
 
 // withVariant makes the sandbox take other legal choices where Kirim's docs are silent.
 func withVariant(v sandbox.Variant) harnessOption { return func(h *harness) { h.variant = v } }
+
+// withReturnGrace makes the look at an unconfirmed return come after d (default: not
+// within a test).
+func withReturnGrace(d time.Duration) harnessOption { return func(h *harness) { h.returnGrace = d } }
 
 func newHarness(t testing.TB, opts ...harnessOption) *harness {
 	t.Helper()
@@ -158,6 +170,7 @@ func newHarness(t testing.TB, opts ...harnessOption) *harness {
 		t.Fatal(err)
 	}
 	ob := onboarding.New(onboarding.Deps{DB: db, Kirim: kc, PublicURL: h.URL, Log: log, Mail: mcfg, Jobs: jc,
+		ReturnGrace:   h.returnGrace,
 		RecheckDelays: []time.Duration{50 * time.Millisecond, 100 * time.Millisecond, 200 * time.Millisecond, 400 * time.Millisecond, 800 * time.Millisecond}})
 	ob.RegisterWorkers(workers)
 	if err := jc.Start(context.Background()); err != nil {
@@ -194,6 +207,8 @@ type browser struct {
 	h    *harness
 	c    *http.Client
 	csrf string
+	// email is the staff user signed in (signedIn).
+	email string
 }
 
 func (h *harness) browser() *browser {
@@ -259,6 +274,7 @@ func (h *harness) signedIn() *browser {
 		h.t.Fatalf("sign-in: %d %s", resp.StatusCode, body)
 	}
 	b.get("/admin/")
+	b.email = email
 	return b
 }
 

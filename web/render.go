@@ -34,6 +34,14 @@ func (s *Server) pageFor(title, product string) views.Page {
 
 // adminPage adds what staff pages need: scripts, the CSRF token, the signed-in user
 // and the flash message.
+// invalidFormPage is the admin page of a form sent back with its fields marked (422).
+func (s *Server) invalidFormPage(c *fiber.Ctx, title string) views.Page {
+	c.Status(fiber.StatusUnprocessableEntity)
+	p := s.adminPage(c, title)
+	p.Flash = views.Flash{Kind: "error", Message: "Nothing was saved: please correct the fields marked below."}
+	return p
+}
+
 func (s *Server) adminPage(c *fiber.Ctx, title string) views.Page {
 	p := s.page(c, title)
 	p.Scripts = []string{s.assets.URL("htmx.min.js"), s.assets.URL("app.js")}
@@ -41,6 +49,10 @@ func (s *Server) adminPage(c *fiber.Ctx, title string) views.Page {
 	p.Flash = s.takeFlash(c)
 	if u := staffOf(c); u != nil {
 		p.StaffEmail = u.Email
+		// The badge is a hint: a failing count leaves it out rather than the page.
+		if n, err := s.db.AttentionWaiting(c.UserContext()); err == nil {
+			p.Attention = n
+		}
 	}
 	return p
 }

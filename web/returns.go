@@ -53,7 +53,7 @@ func (s *Server) renderReturn(c *fiber.Ctx, ret *onboarding.Return, err error, f
 		if ret.LandingToken != "" && s.departed(c, ret.Link.KirimID) {
 			v.TryAgainURL = "/onboard/" + ret.LandingToken
 		}
-		v.LinkUsable = ret.LinkUsable
+		v.LinkUsable, v.StaffAlerted, v.Email = ret.LinkUsable, ret.StaffAlerted, ret.Customer.Email
 		if ret.State == onboarding.ReturnPending {
 			attempt, _ := strconv.Atoi(c.Query("attempt"))
 			q := url.Values{"customer_id": {c.Query("customer_id")}, "account_id": {c.Query("account_id")},

@@ -111,8 +111,12 @@ func TestVerifiedReturn(t *testing.T) {
 			t.Fatalf("after refresh: %s", a.Status)
 		}
 		_, dash := staff.get("/admin/")
-		if !strings.Contains(dash, "Toko Kembali") || !strings.Contains(dash, "degraded") {
-			t.Fatal("the dashboard does not list the degraded number")
+		if !strings.Contains(dash, "Number not sending</a>: 1") {
+			t.Fatal("the dashboard does not count the degraded number")
+		}
+		_, queue := staff.get("/admin/attention")
+		if !strings.Contains(queue, "Toko Kembali") || !strings.Contains(queue, "degraded") {
+			t.Fatal("the needs-attention queue does not list the degraded number")
 		}
 	})
 }

@@ -50,6 +50,10 @@ func (s *Server) routes() {
 	admin.Get("/", s.dashboard)
 	admin.Get("/account", s.accountPage)
 	admin.Post("/account/password", s.changePassword)
+	admin.Post("/account/alerts", s.saveAlerts)
+	admin.Get("/attention", s.attention)
+	admin.Post("/attention/:id<int>/snooze", s.snooze)
+	admin.Post("/attention/:id<int>/handle", s.handle)
 	admin.Get("/customers", s.listCustomers)
 	admin.Post("/customers", s.createCustomer)
 	admin.Get("/customers/new", s.newCustomer)
@@ -63,6 +67,7 @@ func (s *Server) routes() {
 	admin.Post("/customers/:id<int>/links/:link<int>/revoke", s.customerAction("Link revoked.", revokeLink))
 	admin.Post("/customers/:id<int>/links/:link<int>/redirects", s.customerAction("Redirect URLs saved.", updateRedirects))
 	admin.Post("/customers/:id<int>/email", s.customerAction("Setup link email queued.", sendLinkEmail))
+	admin.Post("/customers/:id<int>/follow-up", s.customerAction("Follow-up saved.", setFollowUp))
 	admin.Post("/customers/:id<int>/accounts/refresh", s.customerAction("Customer, links and accounts refreshed from Kirim.", refreshFromKirim))
 	admin.Post("/customers/:id<int>/accounts/:account<int>/sync", s.customerAction("Templates synced.", syncTemplates))
 	admin.Post("/templates/sync", s.syncAll)
@@ -77,6 +82,9 @@ func (s *Server) routes() {
 	admin.Post("/settings/branding/logo", s.uploadLogo)
 	admin.Get("/settings/branding/preview/email", s.previewEmail)
 	admin.Get("/settings/branding/preview/landing", s.previewLanding)
+	admin.Get("/settings/follow-up", s.followUpPage)
+	admin.Post("/settings/follow-up", s.saveFollowUp)
+	admin.Get("/settings/follow-up/preview/:kind", s.previewReminder)
 
 	// The built-in Kirim sandbox (only without a Kirim API key): its hosted signup page
 	// must be reachable by the end-customer's browser.
