@@ -196,7 +196,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(addr st
 	if cfg.AlertWebhook != nil {
 		alertHook = cfg.AlertWebhook.String()
 	}
-	ob := onboarding.New(onboarding.Deps{DB: db, Kirim: kc, PublicURL: cfg.PublicURL.String(), Log: log, Mail: mailCfg, Jobs: jc,
+	ob := onboarding.New(onboarding.Deps{DB: db, Kirim: kc, PublicURL: cfg.PublicURL.String(), Log: log, Mail: mailCfg, Jobs: jc, Words: web.Words,
 		AlertWebhookURL: alertHook})
 	ob.RegisterWorkers(workers)
 	if err := ob.ReportUnsettled(ctx); err != nil {

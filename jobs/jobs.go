@@ -23,6 +23,10 @@ type Client = river.Client[*sql.Tx]
 // answer holds up its own workers, not reminders, syncs and webhooks.
 const QueueAlerts = "alerts"
 
+// QueueBatches is the queue of imports and bulk actions: a run of thousands of rows,
+// paced by Kirim's write budget, leaves the default queue's workers free.
+const QueueBatches = "batches"
+
 // Migrate brings River's tables in db up to date (portal migrate, and at start).
 func Migrate(ctx context.Context, db *sql.DB) error {
 	m, err := rivermigrate.New(riversqlite.New(db), nil)
@@ -116,7 +120,7 @@ func New(db *sql.DB, workers *river.Workers, cfg Config) (*Client, error) {
 	}
 	c, err := river.NewClient(riversqlite.New(db), &river.Config{
 		Queues: map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers},
-			QueueAlerts: {MaxWorkers: 2}},
+			QueueAlerts: {MaxWorkers: 2}, QueueBatches: {MaxWorkers: 4}},
 		Workers:              workers,
 		PeriodicJobs:         cfg.Periodic,
 		JobTimeout:           time.Minute,

@@ -163,6 +163,12 @@ func (s *Service) activeLink(ctx context.Context, customerID int64) (*store.Setu
 // fresh is asked for or none is active. The email is queued in the same transaction as
 // its event, and sent by the mail worker (or held in the dev outbox).
 func (s *Service) SendLinkEmail(ctx context.Context, customerID int64, fresh bool, actor string) (*store.Email, error) {
+	return s.sendLinkEmail(ctx, customerID, fresh, actor, nil)
+}
+
+// sendLinkEmail is SendLinkEmail; also, when set, writes in the email's transaction
+// (a batch row's outcome, so that a row run twice emails once).
+func (s *Service) sendLinkEmail(ctx context.Context, customerID int64, fresh bool, actor string, also func(*store.Tx) error) (*store.Email, error) {
 	c, err := s.db.CustomerByID(ctx, customerID)
 	if err != nil {
 		return nil, err
@@ -215,6 +221,11 @@ func (s *Service) SendLinkEmail(ctx context.Context, customerID int64, fresh boo
 			Subject: subject, HTML: html, Text: text, MessageID: "<setup." + secret.NewToken(12) + "@" + domain + ">", Status: status},
 			store.Event{Kind: store.EventEmailQueued, Actor: actor, Detail: map[string]any{"to": c.Email, "link": link.KirimID}}); err != nil {
 			return err
+		}
+		if also != nil {
+			if err := also(tx); err != nil {
+				return err
+			}
 		}
 		return tx.PlanFollowUp(ctx, c.ID, s.now())
 	})

@@ -115,6 +115,7 @@ func (s *Service) RegisterWorkers(w *river.Workers) {
 	s.registerFollowUpWorkers(w)
 	s.registerAlertWorkers(w)
 	s.registerAttentionWorkers(w)
+	s.registerBatchWorkers(w)
 	jobs.Add(w, time.Minute, s.confirmReturn)
 	jobs.Add(w, 30*time.Minute, func(ctx context.Context, j *river.Job[ReconcileArgs]) error {
 		rep, err := s.Reconcile(ctx)

@@ -72,6 +72,8 @@ type Service struct {
 	// rec is the reconciliation's state.
 	rec           reconcileState
 	recheckDelays []time.Duration
+	// wordsOf says an error as staff read it (Deps.Words).
+	wordsOf func(error) string
 }
 
 // Deps is everything the workflows need.
@@ -95,12 +97,15 @@ type Deps struct {
 	// RecheckDelays are the waits before each new look at an account still onboarding
 	// after a signup; nil takes the defaults (tests shorten them).
 	RecheckDelays []time.Duration
+	// Words says an error in the words staff read (the web's error table), for the
+	// results of batch rows; nil: the error's own text.
+	Words func(error) string
 }
 
 // New returns the workflows over their dependencies.
 func New(d Deps) *Service {
 	s := &Service{db: d.DB, kirim: d.Kirim, publicURL: strings.TrimRight(d.PublicURL, "/"), log: d.Log, mail: d.Mail,
-		jobs: d.Jobs, recheckDelays: d.RecheckDelays, alertWebhookEnv: d.AlertWebhookURL}
+		jobs: d.Jobs, recheckDelays: d.RecheckDelays, alertWebhookEnv: d.AlertWebhookURL, wordsOf: d.Words}
 	if s.recheckDelays == nil {
 		s.recheckDelays = recheckDelays
 	}

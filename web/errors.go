@@ -38,6 +38,7 @@ var problems = []struct {
 	{onboarding.ErrStaleForm, problem{http.StatusBadRequest, "This form is incomplete or out of date. Nothing was saved: reload the page and submit it again."}},
 	{onboarding.ErrNeedsHTTPS, problem{http.StatusUnprocessableEntity, "Kirim delivers webhooks to https only: set PORTAL_PUBLIC_URL to the portal's https address first."}},
 	{onboarding.ErrNoSMTP, problem{http.StatusConflict, "No SMTP server is configured (SMTP_URL): the email stays in the outbox."}},
+	{onboarding.ErrBatchState, problem{http.StatusConflict, "That cannot be done at this stage of the run; the page now shows where it stands."}},
 }
 
 // explain finds the answer to err: the table first, then the errors that carry their
@@ -123,6 +124,9 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 	default:
 		view.Heading = http.StatusText(view.Status)
 	}
+	if view.Status == http.StatusRequestEntityTooLarge && strings.HasPrefix(c.Path(), "/admin/imports") {
+		view.Message = "A CSV file can be at most 5 MB (and 10,000 rows). Split it into smaller files and import them one by one."
+	}
 	if view.Message == "" {
 		view.Message = statusMessages[view.Status]
 	}
@@ -156,6 +160,15 @@ var (
 		http.StatusRequestEntityTooLarge: "What you sent is larger than the portal accepts.",
 	}
 )
+
+// Words says err as staff read it (batch results, the import command): the table's
+// words, else the error's own text.
+func Words(err error) string {
+	if p, ok := explain(err); ok {
+		return p.message
+	}
+	return err.Error()
+}
 
 // problemOf is the staff message for an action's error; "" when the error is internal
 // (the error page shows it).

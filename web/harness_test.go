@@ -169,7 +169,7 @@ func newHarness(t testing.TB, opts ...harnessOption) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ob := onboarding.New(onboarding.Deps{DB: db, Kirim: kc, PublicURL: h.URL, Log: log, Mail: mcfg, Jobs: jc,
+	ob := onboarding.New(onboarding.Deps{DB: db, Kirim: kc, PublicURL: h.URL, Log: log, Mail: mcfg, Jobs: jc, Words: Words,
 		ReturnGrace:   h.returnGrace,
 		RecheckDelays: []time.Duration{50 * time.Millisecond, 100 * time.Millisecond, 200 * time.Millisecond, 400 * time.Millisecond, 800 * time.Millisecond}})
 	ob.RegisterWorkers(workers)
@@ -305,15 +305,26 @@ func faultStatus(status int) func(w http.ResponseWriter, r *http.Request) bool {
 
 // upload posts a multipart form with one file and the CSRF token.
 func (b *browser) upload(path, field, name string, data []byte) (*http.Response, string) {
+	f := multipartFile(b.csrf, field, name, data)
+	req, _ := http.NewRequest("POST", b.h.URL+path, f.body)
+	req.Header.Set("Content-Type", f.contentType)
+	return b.do(req)
+}
+
+// multipartBody is a form with one file and the CSRF token.
+type multipartBody struct {
+	body        *bytes.Reader
+	contentType string
+}
+
+func multipartFile(csrf, field, name string, data []byte) multipartBody {
 	var buf bytes.Buffer
 	w := multipart.NewWriter(&buf)
-	w.WriteField("_csrf", b.csrf)
+	w.WriteField("_csrf", csrf)
 	fw, _ := w.CreateFormFile(field, name)
 	fw.Write(data)
 	w.Close()
-	req, _ := http.NewRequest("POST", b.h.URL+path, &buf)
-	req.Header.Set("Content-Type", w.FormDataContentType())
-	return b.do(req)
+	return multipartBody{bytes.NewReader(buf.Bytes()), w.FormDataContentType()}
 }
 
 func regexpFind(t testing.TB, s, expr string) string {

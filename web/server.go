@@ -65,7 +65,7 @@ func New(cfg Config, d Deps) *Server {
 		ReadTimeout:  15 * time.Second,
 		WriteTimeout: 30 * time.Second,
 		IdleTimeout:  90 * time.Second,
-		BodyLimit:    4 << 20,
+		BodyLimit:    6 << 20, // a 5 MB CSV import with its form
 		ErrorHandler: s.handleError,
 	}
 	if len(cfg.TrustedProxies) > 0 {

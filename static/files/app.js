@@ -22,4 +22,17 @@
       done();
     }
   });
+  // File inputs with data-max-bytes refuse a file that is too large before it is sent
+  // (the server would refuse it too, but a browser cut off mid-upload shows no page).
+  document.addEventListener("change", function (ev) {
+    var input = ev.target;
+    if (!input.matches || !input.matches("input[type=file][data-max-bytes]")) return;
+    var max = Number(input.getAttribute("data-max-bytes"));
+    var file = input.files && input.files[0];
+    var msg = file && file.size > max ? input.getAttribute("data-too-large") : "";
+    input.setCustomValidity(msg);
+    var out = document.getElementById(input.getAttribute("aria-describedby"));
+    if (out) out.textContent = msg;
+    input.setAttribute("aria-invalid", msg ? "true" : "false");
+  });
 })();

@@ -1,0 +1,267 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/kirim-portal/portal/kirim"
+	"github.com/kirim-portal/portal/store"
+)
+
+// remoteCustomers counts the customers Kirim holds.
+func (h *harness) remoteCustomers(t *testing.T) map[string]kirim.Customer {
+	t.Helper()
+	out := map[string]kirim.Customer{}
+	for c, err := range h.remote(t).AllCustomers(context.Background(), kirim.ListCustomersParams{Limit: 100}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[c.Name] = c
+	}
+	return out
+}
+
+var batchLocation = regexp.MustCompile(`^/admin/imports/(\d+)$`)
+
+// uploadCSV uploads a file to the imports page and returns the batch page's path.
+func (b *browser) uploadCSV(t *testing.T, data string) string {
+	t.Helper()
+	b.get("/admin/imports")
+	resp, body := b.upload("/admin/imports", "file", "clients.csv", []byte(data))
+	if resp.StatusCode != http.StatusSeeOther || !batchLocation.MatchString(resp.Header.Get("Location")) {
+		t.Fatalf("upload: %d %s", resp.StatusCode, body)
+	}
+	return resp.Header.Get("Location")
+}
+
+// TestImportPreviewThenRun: a file with good rows, bad rows, a duplicate inside the file
+// and a customer who exists already is previewed in words before anything reaches
+// Kirim; started, it creates exactly the good rows (with their language, zone,
+// reference and metadata) and emails each a setup link; the results download says
+// what became of every row, its cells safe to open in a spreadsheet.
+func TestImportPreviewThenRun(t *testing.T) {
+	h := newHarness(t)
+	b := h.signedIn()
+	b.createCustomer(url.Values{"name": {"Existing Shop"}, "email": {"owner@existing.test"}, "locale": {"en"}})
+	before := len(h.remoteCustomers(t))
+
+	file := "\uFEFFname;email;language;time_zone;external_ref;phone;metadata.crm;notes\n" +
+		"Toko Satu;satu@import.test;id;;CRM-1;+62 812 1111 2222;7;first\n" +
+		"\"Kafe \"\"Dua\"\"\";dua@import.test;en;Europe/Berlin;;;;\"two\nlines\"\n" +
+		"Warung Tiga;;;;CRM-3;;;\n" +
+		";nobody@import.test;;;;;;\n" +
+		"Bad Mail;not-an-email;;;;;;\n" +
+		"\"=HYPERLINK(\"\"http://evil.test\"\")\";evil@import.test;;;;;;\n" +
+		"Toko Satu Again;SATU@import.test;;;;;;\n" +
+		"Existing Again;owner@existing.test;;;;;;\n" +
+		"Bad Zone;zone@import.test;;Mars/Olympus;;;;\n"
+	page := b.uploadCSV(t, file)
+	_, body := b.get(page)
+	for _, want := range []string{"3 customers to create", "2 rows skipped", "4 rows rejected", "These columns are not imported: notes",
+		"Same email as line 2.", "Already a customer (same email).", "name: Enter the customer&#39;s name.",
+		"Starts with =, which spreadsheets run as a formula", "time_zone: Write an IANA time zone"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the preview does not say %q", want)
+		}
+	}
+	if got := len(h.remoteCustomers(t)); got != before {
+		t.Fatalf("the preview sent %d customers to Kirim", got-before)
+	}
+
+	resp, _ := b.post(page+"/start", url.Values{"send_links": {"1"}})
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("start: %d", resp.StatusCode)
+	}
+	h.srv.ob.Wait()
+	id := int64(must(strconv.Atoi(batchLocation.FindStringSubmatch(page)[1])))
+	batch, err := h.db.BatchByID(context.Background(), id)
+	if err != nil || batch.State != store.BatchDone || batch.Counts.Done != 3 || batch.Counts.Failed != 0 {
+		t.Fatalf("batch %+v, %v; want done with 3 rows done", batch, err)
+	}
+	remote := h.remoteCustomers(t)
+	if len(remote) != before+3 {
+		t.Fatalf("Kirim holds %d new customers, want 3", len(remote)-before)
+	}
+	satu, ok := remote["Toko Satu"]
+	if !ok || satu.Metadata["external_ref"] != "CRM-1" || satu.Metadata["crm"] != "7" || satu.Metadata["phone"] != "+62 812 1111 2222" {
+		t.Fatalf("Toko Satu in Kirim: %+v", satu)
+	}
+	if _, ok := remote[`Kafe "Dua"`]; !ok {
+		t.Fatalf("the quoted name did not arrive: %v", remote)
+	}
+	for name, want := range map[string]struct{ locale, zone string }{"Toko Satu": {"id", ""}, `Kafe "Dua"`: {"en", "Europe/Berlin"}} {
+		c, err := h.db.CustomerByKirimID(context.Background(), remote[name].ID)
+		if err != nil || c.Locale != want.locale || c.TimeZone != want.zone {
+			t.Fatalf("%s mirrored as %+v, %v; want locale %s, zone %q", name, c, err, want.locale, want.zone)
+		}
+		if emails := h.emailsOf(t, c.ID, "setup_link"); len(emails) != 1 {
+			t.Fatalf("%s got %d setup emails, want 1", name, len(emails))
+		}
+	}
+	tiga, _ := h.db.CustomerByKirimID(context.Background(), remote["Warung Tiga"].ID)
+	if emails := h.emailsOf(t, tiga.ID, "setup_link"); len(emails) != 0 {
+		t.Fatalf("a customer without email got %d emails", len(emails))
+	}
+
+	resp, body = b.get(page + "/results.csv")
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/csv") {
+		t.Fatalf("results: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	records, err := csv.NewReader(strings.NewReader(body)).ReadAll()
+	if err != nil || len(records) != 10 {
+		t.Fatalf("results: %d records, %v", len(records), err)
+	}
+	outcomes := map[string]string{}
+	for _, r := range records[1:] {
+		outcomes[r[1]] = r[2]
+		if r[1] == "Toko Satu" && !strings.HasPrefix(r[3], h.URL+"/admin/customers/") {
+			t.Errorf("no customer link for a created row: %q", r)
+		}
+	}
+	for name, want := range map[string]string{"Toko Satu": "done", "Warung Tiga": "done", "Bad Mail": "rejected",
+		"Toko Satu Again": "skipped", "Existing Again": "skipped", `'=HYPERLINK("http://evil.test")`: "rejected"} {
+		if outcomes[name] != want {
+			t.Errorf("results: %q is %q, want %q (all: %v)", name, outcomes[name], want, outcomes)
+		}
+	}
+}
+
+// TestImportBadFiles: files the portal cannot read are refused in words, and nothing is
+// recorded or sent.
+func TestImportBadFiles(t *testing.T) {
+	h := newHarness(t)
+	b := h.signedIn()
+	before := len(h.remoteCustomers(t))
+	for name, c := range map[string]struct {
+		data string
+		want string
+	}{
+		"latin-1":   {"name,email\nCaf\xe9 Nusantara,kafe@import.test\n", "not UTF-8 text (the first character the portal cannot read is on line 2)"},
+		"no name":   {"nama,email\nToko,toko@import.test\n", "The file has no name column"},
+		"binary":    {"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "This is not a text file"},
+		"workbook":  {"PK\x03\x04\x14\x00\x06\x00", "spreadsheet workbook (.xlsx)"},
+		"empty":     {"", "The file is empty."},
+		"only head": {"name,email\n", "no rows below them"},
+		"bad quote": {"name,email\n\"Toko,toko@import.test\n", "Line 2 cannot be read"},
+		"too many":  {"name\n" + strings.Repeat("Toko\n", 10_001), "more than 10000 rows"},
+	} {
+		b.get("/admin/imports")
+		resp, body := b.upload("/admin/imports", "file", name+".csv", []byte(c.data))
+		if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, c.want) {
+			t.Errorf("%s: %d, want 422 saying %q", name, resp.StatusCode, c.want)
+		}
+	}
+	// 50 MB: refused before the portal reads it all.
+	b.get("/admin/imports")
+	huge := multipartFile(b.csrf, "file", "huge.csv", bytes.Repeat([]byte("Toko Besar,besar@import.test\n"), 50<<20/29))
+	req, _ := http.NewRequest("POST", h.URL+"/admin/imports", huge.body)
+	req.Header.Set("Content-Type", huge.contentType)
+	req.Header.Set("Expect", "100-continue") // to read the answer that comes before the body is sent
+	resp, body := b.do(req)
+	if resp.StatusCode != http.StatusRequestEntityTooLarge || !strings.Contains(body, "at most 5 MB") {
+		t.Errorf("50 MB: %d, want 413 saying the limit", resp.StatusCode)
+	}
+	if list, _ := h.db.Batches(context.Background(), 10); len(list) != 0 {
+		t.Fatalf("%d imports recorded from bad files", len(list))
+	}
+	if got := len(h.remoteCustomers(t)); got != before {
+		t.Fatalf("bad files created %d customers in Kirim", got-before)
+	}
+}
+
+// TestImportRefusedRowsRetriedAndPaused: rows Kirim refuses are failed with Kirim's
+// words and succeed on "retry failed rows"; a paused import works no further rows
+// until resumed; cancelling leaves the rest unworked.
+func TestImportRefusedRowsRetriedAndPaused(t *testing.T) {
+	h := newHarness(t)
+	b := h.signedIn()
+	var refuse atomic.Bool
+	refuse.Store(true)
+	h.setFault(func(w http.ResponseWriter, r *http.Request) bool {
+		if r.Method != http.MethodPost || r.URL.Path != "/v1/customers" || !refuse.Load() {
+			return false
+		}
+		w.Header().Set("X-Test-Fault", "1")
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusUnprocessableEntity)
+		w.Write([]byte(`{"error":{"type":"invalid_request_error","code":"plan_limit","message":"Customer limit of your plan reached"}}`))
+		return true
+	})
+	page := b.uploadCSV(t, "name,email\nToko A,a@retry.test\nToko B,b@retry.test\n")
+	b.get(page)
+	b.post(page+"/start", url.Values{})
+	h.srv.ob.Wait()
+	_, body := b.get(page)
+	if !strings.Contains(body, "0 done · 2 failed · 0 remaining") || !strings.Contains(body, "Customer limit of your plan reached") {
+		t.Fatalf("the failed rows are not shown with Kirim's words:\n%s\n%s", body, h.logs.String())
+	}
+	refuse.Store(false)
+	resp, _ := b.post(page+"/retry", url.Values{})
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("retry: %d", resp.StatusCode)
+	}
+	h.srv.ob.Wait()
+	if _, body = b.get(page); !strings.Contains(body, "2 done · 0 failed · 0 remaining") {
+		t.Fatalf("after retry:\n%s", body)
+	}
+
+	// Paused while rows are in flight: those finish, the rest wait until resumed.
+	page = b.uploadCSV(t, "name\nToko C\nToko D\nToko E\nToko F\nToko G\nToko H\nToko I\nToko J\n")
+	b.get(page)
+	id := int64(must(strconv.Atoi(batchLocation.FindStringSubmatch(page)[1])))
+	var inFlight atomic.Int32
+	release := make(chan struct{})
+	h.setFault(func(w http.ResponseWriter, r *http.Request) bool {
+		if r.Method == http.MethodPost && r.URL.Path == "/v1/customers" {
+			inFlight.Add(1)
+			<-release
+		}
+		return false
+	})
+	b.post(page+"/start", url.Values{})
+	eventually(t, "a row in flight", func() bool { return inFlight.Load() > 0 })
+	b.get(page)
+	b.post(page+"/pause", url.Values{})
+	close(release)
+	h.srv.ob.Wait()
+	paused, _ := h.db.BatchByID(context.Background(), id)
+	if paused.State != store.BatchPaused || paused.Counts.Done == 0 || paused.Counts.Pending == 0 ||
+		paused.Counts.Done+paused.Counts.Pending != 8 {
+		t.Fatalf("paused: %s with %+v", paused.State, paused.Counts)
+	}
+	if got := int(inFlight.Load()); got != paused.Counts.Done {
+		t.Fatalf("Kirim was asked %d times while %d rows are done", got, paused.Counts.Done)
+	}
+	b.get(page)
+	b.post(page+"/resume", url.Values{})
+	h.srv.ob.Wait()
+	done, _ := h.db.BatchByID(context.Background(), id)
+	if done.State != store.BatchDone || done.Counts.Done != 8 {
+		t.Fatalf("after resume: %s with %+v", done.State, done.Counts)
+	}
+	names := h.remoteCustomers(t)
+	for _, n := range []string{"Toko A", "Toko B", "Toko C", "Toko J"} {
+		if _, ok := names[n]; !ok {
+			t.Errorf("%s is not in Kirim", n)
+		}
+	}
+
+	// Cancel a previewed import: nothing is sent.
+	page = b.uploadCSV(t, "name\nToko K\n")
+	b.get(page)
+	b.post(page+"/cancel", url.Values{})
+	if _, body = b.get(page); !strings.Contains(body, "Cancelled") {
+		t.Fatal("the cancelled import does not say so")
+	}
+	if _, ok := h.remoteCustomers(t)["Toko K"]; ok {
+		t.Fatal("a cancelled import created its customer")
+	}
+}
