@@ -58,6 +58,9 @@ Commands:
                      --password-stdin reads one from standard input)
   user list          list staff users
   backup FILE        write a consistent copy of the database (never overwrites)
+  import FILE.csv [--send-links] [--dry-run]
+                     import customers from a CSV file (the imports page's columns),
+                     printing progress; exit 0 only when no row failed or was rejected
   sandbox [--addr ADDR] [--api-key KEY] [--data FILE] [--variant LIST] [--seed N]
                      run a local Kirim API and hosted signup page; --variant strict
                      takes the other legal choice wherever Kirim's docs are silent
@@ -93,6 +96,8 @@ func cli(ctx context.Context, args []string, getenv func(string) string, stdin i
 			}
 			return backup(ctx, cfg, rest[0], stdout)
 		})
+	case "import":
+		err = importCommand(ctx, args, getenv, stdout, stderr)
 	case "sandbox":
 		err = sandboxCommand(ctx, args, stdout, stderr)
 	case "healthcheck":

@@ -54,7 +54,10 @@ type Config struct {
 	Poll time.Duration
 	// Periodic are the jobs that run on a schedule.
 	Periodic []*river.PeriodicJob
-	Log      *slog.Logger
+	// Queues are the queues this client works (default: all of them); the import
+	// command works only QueueBatches, beside a portal that may be running.
+	Queues []string
+	Log    *slog.Logger
 }
 
 // Open brings River's tables in db up to date, makes the jobs a crash left running
@@ -118,9 +121,17 @@ func New(db *sql.DB, workers *river.Workers, cfg Config) (*Client, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
+	queues := map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers},
+		QueueAlerts: {MaxWorkers: 2}, QueueBatches: {MaxWorkers: 4}}
+	if cfg.Queues != nil {
+		only := map[string]river.QueueConfig{}
+		for _, q := range cfg.Queues {
+			only[q] = queues[q]
+		}
+		queues = only
+	}
 	c, err := river.NewClient(riversqlite.New(db), &river.Config{
-		Queues: map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers},
-			QueueAlerts: {MaxWorkers: 2}, QueueBatches: {MaxWorkers: 4}},
+		Queues:               queues,
 		Workers:              workers,
 		PeriodicJobs:         cfg.Periodic,
 		JobTimeout:           time.Minute,

@@ -44,9 +44,20 @@ func (BatchRowArgs) InsertOpts() river.InsertOpts {
 // already here (by external_ref, else by email) and records the batch for staff to look
 // at before anything is sent to Kirim.
 func (s *Service) PreviewImport(ctx context.Context, f *ImportFile, title, actor string) (int64, error) {
-	keys, err := s.db.ExistingCustomerKeys(ctx)
+	rows, err := s.CheckImport(ctx, f)
 	if err != nil {
 		return 0, err
+	}
+	return s.db.CreateBatch(ctx, store.NewBatch{Kind: store.BatchImport, Title: title, State: store.BatchPreview,
+		Ignored: f.Ignored, Actor: actor}, rows)
+}
+
+// CheckImport says what importing the file would do to each row (pending: created),
+// recording nothing.
+func (s *Service) CheckImport(ctx context.Context, f *ImportFile) ([]store.BatchRow, error) {
+	keys, err := s.db.ExistingCustomerKeys(ctx)
+	if err != nil {
+		return nil, err
 	}
 	// A row with an external_ref is the same customer as one with that reference; a row
 	// without is the same as one with its email (the same owner may run two businesses,
@@ -81,8 +92,7 @@ func (s *Service) PreviewImport(ctx context.Context, f *ImportFile, title, actor
 		}
 		rows = append(rows, row)
 	}
-	return s.db.CreateBatch(ctx, store.NewBatch{Kind: store.BatchImport, Title: title, State: store.BatchPreview,
-		Ignored: f.Ignored, Actor: actor}, rows)
+	return rows, nil
 }
 
 // BulkAction starts an action on the chosen customers at once: one row each.

@@ -674,3 +674,47 @@ func sameJSON(a string, b any) bool {
 func (db *DB) CustomersWithActiveLinks(ctx context.Context) ([]int64, error) {
 	return db.ids(ctx, `SELECT DISTINCT customer_id FROM setup_links WHERE status = ?`, kirim.LinkActive)
 }
+
+// CustomerExtra is what the customer export adds to a customer.
+type CustomerExtra struct {
+	// LinkExpires is when the newest active link expires (nil: none).
+	LinkExpires *time.Time
+	// Connected are the numbers connected, space-separated.
+	Connected string
+	// LastEvent is the time of the customer's newest timeline event.
+	LastEvent *time.Time
+}
+
+// CustomerExtras reads the export's extra columns of the given customers.
+func (db *DB) CustomerExtras(ctx context.Context, ids []int64) (map[int64]CustomerExtra, error) {
+	out := make(map[int64]CustomerExtra, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	args := make([]any, 0, len(ids)+3)
+	args = append(args, kirim.LinkActive, db.now(), kirim.AccountConnected)
+	for _, id := range ids {
+		args = append(args, id)
+	}
+	rows, err := db.query(ctx, `SELECT c.id,
+		(SELECT MAX(expires_at) FROM setup_links l WHERE l.customer_id = c.id AND l.status = ? AND l.expires_at > ?),
+		(SELECT group_concat(phone_number, ' ') FROM whatsapp_accounts a WHERE a.customer_id = c.id AND a.status = ? AND a.phone_number IS NOT NULL),
+		(SELECT created_at FROM events e WHERE e.customer_id = c.id ORDER BY created_at DESC, id DESC LIMIT 1)
+		FROM customers c WHERE c.id IN (?`+strings.Repeat(", ?", len(ids)-1)+`)`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: customer extras: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var e CustomerExtra
+		var expires, last nullTime
+		var connected sql.NullString
+		if err := rows.Scan(&id, &expires, &connected, &last); err != nil {
+			return nil, err
+		}
+		e.LinkExpires, e.Connected, e.LastEvent = expires.T, connected.String, last.T
+		out[id] = e
+	}
+	return out, rows.Err()
+}

@@ -265,3 +265,93 @@ func TestImportRefusedRowsRetriedAndPaused(t *testing.T) {
 		t.Fatal("a cancelled import created its customer")
 	}
 }
+
+// TestBulkActionsAndExport: staff tick customers (or take all that match) and send
+// their links, pause their follow-up or archive them, each as a run with its own page,
+// after a confirmation; the export streams the list under its filters, formula cells
+// defused.
+func TestBulkActionsAndExport(t *testing.T) {
+	h := newHarness(t)
+	b := h.signedIn()
+	var ids []int64
+	for _, name := range []string{"Bulk Satu", "Bulk Dua", "=SUM(A1) Bulk"} {
+		c := h.customerAt(t, b.createCustomer(url.Values{"name": {name}, "email": {strings.ToLower(strings.Fields(name)[1]) + "@bulk.test"}, "locale": {"en"}}))
+		ids = append(ids, c.ID)
+	}
+	other := h.customerAt(t, b.createCustomer(url.Values{"name": {"Someone Else"}, "email": {"else@other.test"}, "locale": {"en"}}))
+	run := func(form url.Values) *store.Batch {
+		t.Helper()
+		b.get("/admin/customers?q=Bulk")
+		resp, body := b.post("/admin/customers/bulk", form)
+		if resp.StatusCode != http.StatusOK || !strings.Contains(body, "Cancel") {
+			t.Fatalf("confirm page: %d %s", resp.StatusCode, body)
+		}
+		resp, _ = b.post("/admin/customers/bulk/confirm", form)
+		loc := resp.Header.Get("Location")
+		if resp.StatusCode != http.StatusSeeOther || !batchLocation.MatchString(loc) {
+			t.Fatalf("start: %d %s", resp.StatusCode, loc)
+		}
+		h.srv.ob.Wait()
+		batch, err := h.db.BatchByID(context.Background(), int64(must(strconv.Atoi(batchLocation.FindStringSubmatch(loc)[1]))))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return batch
+	}
+	id := func(i int64) string { return strconv.FormatInt(i, 10) }
+
+	batch := run(url.Values{"action": {"send_link"}, "scope": {"chosen"}, "id": {id(ids[0]), id(ids[1])}, "q": {"Bulk"}})
+	if batch.State != store.BatchDone || batch.Counts.Done != 2 {
+		t.Fatalf("send links: %s %+v", batch.State, batch.Counts)
+	}
+	for i, want := range []int{1, 1, 0} {
+		if got := len(h.emailsOf(t, ids[i], "setup_link")); got != want {
+			t.Errorf("customer %d got %d link emails, want %d", i, got, want)
+		}
+	}
+
+	batch = run(url.Values{"action": {"pause_follow_up"}, "scope": {"all"}, "q": {"Bulk"}})
+	if batch.Counts.Done != 3 {
+		t.Fatalf("pause all matching: %+v", batch.Counts)
+	}
+	for _, cid := range ids {
+		if !h.customer(t, cid).FollowUpPaused {
+			t.Errorf("customer %d not paused", cid)
+		}
+	}
+	if h.customer(t, other.ID).FollowUpPaused {
+		t.Error("a customer outside the filter was paused")
+	}
+
+	batch = run(url.Values{"action": {"archive"}, "scope": {"chosen"}, "id": {id(ids[1])}, "q": {"Bulk"}})
+	if batch.Counts.Done != 1 || h.customer(t, ids[1]).Status != kirim.CustomerArchived {
+		t.Fatalf("archive: %+v, status %s", batch.Counts, h.customer(t, ids[1]).Status)
+	}
+	if remote, err := h.remote(t).GetCustomer(context.Background(), h.customer(t, ids[1]).KirimID); err != nil || remote.Status != kirim.CustomerArchived {
+		t.Fatalf("archived in Kirim: %+v %v", remote, err)
+	}
+
+	resp, body := b.get("/admin/customers/export.csv?q=Bulk")
+	if resp.StatusCode != http.StatusOK || !strings.Contains(resp.Header.Get("Content-Disposition"), "attachment") {
+		t.Fatalf("export: %d %v", resp.StatusCode, resp.Header)
+	}
+	records, err := csv.NewReader(strings.NewReader(body)).ReadAll()
+	if err != nil || len(records) != 4 {
+		t.Fatalf("export: %d records, %v\n%s", len(records), err, body)
+	}
+	want := []string{"id", "kirim_id", "external_ref", "name", "email", "phone", "language", "status", "stage",
+		"active_link_expires_at", "connected_numbers", "last_event_at"}
+	if strings.Join(records[0], ",") != strings.Join(want, ",") {
+		t.Fatalf("export header %v", records[0])
+	}
+	byName := map[string][]string{}
+	for _, r := range records[1:] {
+		byName[r[3]] = r
+	}
+	if r := byName["Bulk Satu"]; r == nil || r[9] == "" || r[10] != "" || r[11] == "" || r[7] == "" {
+		t.Errorf("Bulk Satu exported as %q", r)
+	}
+	if r := byName["'=SUM(A1) Bulk"]; r == nil || r[9] != "" {
+		t.Errorf("the formula name is not defused, or has a link: %v", byName)
+	}
+}

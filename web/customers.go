@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -36,13 +35,7 @@ func customersHref(f views.CustomerFilter, after string) string {
 
 func (s *Server) listCustomers(c *fiber.Ctx) error {
 	ctx := c.UserContext()
-	f := views.CustomerFilter{Q: store.CleanSearch(c.Query("q")), Status: c.Query("status"), Stage: c.Query("stage")}
-	if !slices.Contains(customerStatuses, f.Status) {
-		f.Status = ""
-	}
-	if !slices.Contains(onboarding.Stages, f.Stage) {
-		f.Stage = ""
-	}
+	f := listFilter(c)
 	after := c.Query("after")
 	page, err := s.db.Customers(ctx, store.CustomerFilter{Status: f.Status, Stage: f.Stage, Search: f.Q, After: after, Limit: 25})
 	if errors.Is(err, store.ErrNotFound) { // a mangled cursor: start over
@@ -55,7 +48,8 @@ func (s *Server) listCustomers(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	v := views.CustomersView{Filter: f, Statuses: customerStatuses, Stages: onboarding.Stages, Total: counts.All}
+	v := views.CustomersView{Filter: f, Statuses: customerStatuses, Stages: onboarding.Stages, Total: counts.All,
+		CSRF: s.csrfToken(c), ExportHref: exportHref(f)}
 	v.Counts = append(v.Counts, views.CountLink{Label: "All", N: counts.All, Href: customersHref(views.CustomerFilter{Q: f.Q, Stage: f.Stage}, ""), Active: f.Status == ""})
 	for _, st := range customerStatuses {
 		v.Counts = append(v.Counts, views.CountLink{Label: strings.ToUpper(st[:1]) + st[1:], N: counts.ByStatus[st],
