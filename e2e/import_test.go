@@ -102,6 +102,7 @@ func TestImportJourney(t *testing.T) {
 	_, err = page.Goto(portalURL + "/admin/customers?q=" + strings.ReplaceAll(prefix, " ", "+"))
 	must(t, err)
 	must(t, expect.Locator(page.GetByRole("link", playwright.PageGetByRoleOptions{Name: prefix + " 011"})).ToBeVisible())
+	shot(t, page, "customers-bulk")
 	must(t, expect.Locator(page.GetByRole("row").Filter(playwright.LocatorFilterOptions{HasText: prefix + " 000"})).ToContainText(regexp.MustCompile(`(?i)link sent`)))
 	if msgs := mp.WaitForSearch("to:"+strings.ToLower(strings.Fields(prefix)[0])+"000@import.test", 1, 15*time.Second); len(msgs) != 1 {
 		t.Fatalf("%d link emails to the first row", len(msgs))
@@ -109,9 +110,10 @@ func TestImportJourney(t *testing.T) {
 }
 
 // TestKillDuringImport: 200 rows (and two bad ones) with link emails; the portal is
-// killed (-9) with part of them done and creates in flight; after a restart the import
-// finishes by itself, Kirim holds exactly one customer per good row (counted through
-// its API), the mirror the same, and Mailpit one link email per customer.
+// killed (-9) with part of them done, creates in flight and emails mid-send; after a
+// restart the import finishes by itself, Kirim holds exactly one customer per good row
+// (counted through its API), the mirror the same, and Mailpit one link email per
+// customer.
 func TestKillDuringImport(t *testing.T) {
 	const n = 200
 	sb, err := sandbox.New(sandbox.Options{APIKey: "kdv_live_import", ReadsPerMinute: 60_000, WritesPerMinute: 60_000})
@@ -125,10 +127,16 @@ func TestKillDuringImport(t *testing.T) {
 	}))
 	defer kirimSrv.Close()
 	mp := mailtest.Start(t)
+	// Emails past the first 20 wait at their final dot, so that the kill never lands
+	// between Mailpit accepting one and the portal recording it (the one instant an
+	// email can go twice, under the same Message-ID: TestKillDuringEmailSending).
+	proxy := startDotProxy(t, mp.SMTPAddr)
+	proxy.holdAfter(20)
 	addr, err := freeAddr()
 	must(t, err)
 	dir := t.TempDir()
-	env := []string{"KIRIM_API_KEY=kdv_live_import", "KIRIM_BASE_URL=" + kirimSrv.URL + "/v1", "SMTP_URL=" + mp.URL()}
+	env := []string{"KIRIM_API_KEY=kdv_live_import", "KIRIM_BASE_URL=" + kirimSrv.URL + "/v1",
+		"SMTP_URL=smtp://u:p@" + proxy.ln.Addr().String() + "?tls=none"}
 	logPath := filepath.Join(dir, "portal.log")
 	p, err := runPortal(addr, dir, logPath, env...)
 	must(t, err)
@@ -152,10 +160,11 @@ func TestKillDuringImport(t *testing.T) {
 	page := newPage(t)
 	signInAt(t, page, "http://"+addr)
 	startImport(t, page, "http://"+addr, importCSV(t, "Kill Import", n, ",nameless@import.test,en,", "Bad Email,nope,en,"))
-	waitUntil(t, "a part of the import done", func() bool {
-		return query(`SELECT COUNT(*) FROM batch_rows WHERE outcome = 'done'`) >= n/4
+	waitUntil(t, "a part of the import done, emails held", func() bool {
+		return query(`SELECT COUNT(*) FROM batch_rows WHERE outcome = 'done'`) >= n/4 && proxy.heldNow() >= 1
 	})
 	p.kill()
+	proxy.release()
 	if done := query(`SELECT COUNT(*) FROM batch_rows WHERE outcome = 'done'`); done >= n {
 		t.Fatalf("the import had finished (%d) before the kill: make it slower", done)
 	}

@@ -44,7 +44,7 @@ step "go test (race detector on)"
 go test -race -count=1 -timeout 20m ./...
 
 step "fuzz targets, ${FUZZTIME:=10s} each (seed corpora in */testdata/fuzz)"
-for target in kirim:FuzzVerifyWebhook onboarding:FuzzFailureCode store:FuzzCustomerSearch web:FuzzReturnQuery web:FuzzCustomerForm; do
+for target in kirim:FuzzVerifyWebhook onboarding:FuzzFailureCode onboarding:FuzzReadImport store:FuzzCustomerSearch web:FuzzReturnQuery web:FuzzCustomerForm; do
   pkg=${target%%:*} name=${target#*:}
   go test -run '^$' -fuzz "^${name}\$" -fuzztime "$FUZZTIME" "./$pkg" >/dev/null || { echo "fuzz target $name failed"; go test -run "^${name}\$" "./$pkg"; exit 1; }
   echo "ok  $name"

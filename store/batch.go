@@ -298,12 +298,13 @@ func scanBatchRow(row interface{ Scan(...any) error }) (*BatchRow, error) {
 	return &r, nil
 }
 
-// FinishRow records a pending row's outcome; the batch is done once no row is left
-// pending. It returns false when the row was not pending (a job run twice).
+// FinishRow records the outcome of a row still pending, or cancelled while its job was
+// in flight (what the job did stands); the batch is done once no row is left pending.
+// It returns false when the row was finished already (a job run twice).
 func (tx *Tx) FinishRow(ctx context.Context, id int64, row int, outcome string, customerID *int64, errText string) (bool, error) {
 	now := tx.db.now()
 	res, err := tx.tx.ExecContext(ctx, `UPDATE batch_rows SET outcome = ?, customer_id = COALESCE(?, customer_id), error = ?, updated_at = ?
-		WHERE batch_id = ? AND row = ? AND outcome = ?`, outcome, customerID, nullString(errText), now, id, row, RowPending)
+		WHERE batch_id = ? AND row = ? AND outcome IN (?, ?)`, outcome, customerID, nullString(errText), now, id, row, RowPending, RowCancelled)
 	if err != nil {
 		return false, fmt.Errorf("store: finish row: %w", err)
 	}

@@ -544,7 +544,7 @@ func batchPreview(p Page, v BatchView) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 42, "<label class=\"check\"><input type=\"checkbox\" name=\"send_links\" value=\"1\" checked> Email each new customer a setup link</label><div class=\"actions\"><button class=\"btn\" type=\"submit\">Start import of ")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 42, "<label class=\"inline\"><input type=\"checkbox\" name=\"send_links\" value=\"1\" checked> Email each new customer a setup link</label><div class=\"actions\"><button class=\"btn\" type=\"submit\">Start import of ")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

@@ -447,7 +447,7 @@ func customerResults(v CustomersView) templ.Component {
 					return templ_7745c5c3_Err
 				}
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 37, "</select></div><div><label class=\"check\"><input type=\"radio\" name=\"scope\" value=\"chosen\" checked> The customers ticked below</label> <label class=\"check\"><input type=\"radio\" name=\"scope\" value=\"all\"> All customers matching this search and filters</label></div><div class=\"fixed\"><button class=\"btn secondary\" type=\"submit\">Continue…</button></div><div class=\"fixed\"><a class=\"btn secondary\" href=\"")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 37, "</select></div><div><label class=\"inline\"><input type=\"radio\" name=\"scope\" value=\"chosen\" checked> The customers ticked below</label> <label class=\"inline\"><input type=\"radio\" name=\"scope\" value=\"all\"> Every customer that matches the filters above</label></div><div class=\"fixed\"><button class=\"btn secondary\" type=\"submit\">Continue…</button></div><div class=\"fixed\"><a class=\"btn secondary\" href=\"")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

@@ -254,6 +254,24 @@ func TestImportRefusedRowsRetriedAndPaused(t *testing.T) {
 		}
 	}
 
+	// Cancelled with rows in flight: those finish and say so, the rest are cancelled.
+	page = b.uploadCSV(t, "name\nToko L\nToko M\nToko N\nToko O\nToko P\nToko Q\nToko R\nToko S\n")
+	b.get(page)
+	id = int64(must(strconv.Atoi(batchLocation.FindStringSubmatch(page)[1])))
+	inFlight.Store(0)
+	release = make(chan struct{})
+	b.post(page+"/start", url.Values{})
+	eventually(t, "a row in flight", func() bool { return inFlight.Load() > 0 })
+	b.get(page)
+	b.post(page+"/cancel", url.Values{})
+	close(release)
+	h.srv.ob.Wait()
+	cancelled, _ := h.db.BatchByID(context.Background(), id)
+	if cancelled.State != store.BatchCancelled || cancelled.Counts.Done != int(inFlight.Load()) || cancelled.Counts.Cancelled != 8-cancelled.Counts.Done {
+		t.Fatalf("cancelled: %s with %+v; %d were in flight", cancelled.State, cancelled.Counts, inFlight.Load())
+	}
+	h.setFault(nil)
+
 	// Cancel a previewed import: nothing is sent.
 	page = b.uploadCSV(t, "name\nToko K\n")
 	b.get(page)
