@@ -169,12 +169,23 @@ func (p *dotProxy) pass(client net.Conn) bool {
 		client.Read(b[:])
 		close(gone)
 	}()
+	ok := false
 	select {
 	case <-open:
-		return true
+		ok = true
 	case <-gone:
-		return false
 	}
+	p.mu.Lock()
+	p.held--
+	p.mu.Unlock()
+	return ok
+}
+
+// releaseAfterKill lets messages through once every held one has seen its client die
+// (so that none of them goes on to the server).
+func (p *dotProxy) releaseAfterKill(t *testing.T) {
+	waitUntil(t, "the held messages' client gone", func() bool { return p.heldNow() == 0 })
+	p.release()
 }
 
 // waitUntil polls cond for up to a minute.
@@ -219,7 +230,7 @@ func TestKillDuringEmailSending(t *testing.T) {
 	if got := len(mp.All()); got != 10 {
 		t.Fatalf("%d emails arrived before the kill, want 10", got)
 	}
-	proxy.release()
+	proxy.releaseAfterKill(t)
 
 	p, err = runPortal(addr, dir, logPath, env...)
 	must(t, err)

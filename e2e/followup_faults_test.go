@@ -133,7 +133,7 @@ func TestKillDuringRemindersAndAlerts(t *testing.T) {
 	p.kill()
 	before := len(mp.All())
 	waitUntil(t, "the channel sees the held posts' portal gone", func() bool { _, _, held := channel.counts(); return held == 0 })
-	proxy.release()
+	proxy.releaseAfterKill(t)
 	channel.release()
 
 	p, err = runPortal(addr, dir, logPath, env...)

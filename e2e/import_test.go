@@ -160,11 +160,14 @@ func TestKillDuringImport(t *testing.T) {
 	page := newPage(t)
 	signInAt(t, page, "http://"+addr)
 	startImport(t, page, "http://"+addr, importCSV(t, "Kill Import", n, ",nameless@import.test,en,", "Bad Email,nope,en,"))
+	// The kill waits until the 20 emails let through are recorded as sent: only the
+	// held ones are mid-send.
 	waitUntil(t, "a part of the import done, emails held", func() bool {
-		return query(`SELECT COUNT(*) FROM batch_rows WHERE outcome = 'done'`) >= n/4 && proxy.heldNow() >= 1
+		return query(`SELECT COUNT(*) FROM batch_rows WHERE outcome = 'done'`) >= n/4 && proxy.heldNow() >= 1 &&
+			query(`SELECT COUNT(*) FROM outbox WHERE status = 'sent'`) >= 20
 	})
 	p.kill()
-	proxy.release()
+	proxy.releaseAfterKill(t)
 	if done := query(`SELECT COUNT(*) FROM batch_rows WHERE outcome = 'done'`); done >= n {
 		t.Fatalf("the import had finished (%d) before the kill: make it slower", done)
 	}
