@@ -61,6 +61,10 @@ Commands:
   import FILE.csv [--send-links] [--dry-run]
                      import customers from a CSV file (the imports page's columns),
                      printing progress; exit 0 only when no row failed or was rejected
+  token add --name NAME --scope read|write
+                     make an API token for the platform's backend (printed once)
+  token list         list API tokens
+  token revoke ID    revoke an API token at once
   sandbox [--addr ADDR] [--api-key KEY] [--data FILE] [--variant LIST] [--seed N]
                      run a local Kirim API and hosted signup page; --variant strict
                      takes the other legal choice wherever Kirim's docs are silent
@@ -98,6 +102,8 @@ func cli(ctx context.Context, args []string, getenv func(string) string, stdin i
 		})
 	case "import":
 		err = importCommand(ctx, args, getenv, stdout, stderr)
+	case "token":
+		err = tokenCommand(ctx, args, getenv, stdout, stderr)
 	case "sandbox":
 		err = sandboxCommand(ctx, args, stdout, stderr)
 	case "healthcheck":
@@ -406,7 +412,7 @@ func userAdd(ctx context.Context, args []string, getenv func(string) string, std
 	email := fs.String("email", "", "the staff member's email address")
 	fromStdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input")
 	// The remaining flags are the portal's configuration (data dir and so on).
-	cfgArgs, err := splitFlags(args, "email", "password-stdin")
+	cfgArgs, err := splitFlags(args, "email=", "password-stdin")
 	if err != nil {
 		return err
 	}
@@ -474,24 +480,28 @@ func userList(ctx context.Context, cfg Config, stdout io.Writer) error {
 
 type splitArgs struct{ own, rest []string }
 
-// splitFlags separates a subcommand's own flags from the configuration flags.
+// splitFlags separates a subcommand's own flags (a name ending in "=" takes a value)
+// from the configuration flags.
 func splitFlags(args []string, own ...string) (splitArgs, error) {
 	var s splitArgs
 	for i := 0; i < len(args); i++ {
 		name := strings.TrimLeft(args[i], "-")
 		name, _, hasValue := strings.Cut(name, "=")
-		mine := false
+		mine, valued := false, false
 		for _, o := range own {
-			mine = mine || name == o
+			base, takesValue := strings.CutSuffix(o, "=")
+			if name == base {
+				mine, valued = true, takesValue
+			}
 		}
 		if !mine {
 			s.rest = append(s.rest, args[i])
 			continue
 		}
 		s.own = append(s.own, args[i])
-		if name == "email" && !hasValue {
+		if valued && !hasValue {
 			if i+1 >= len(args) {
-				return s, usageError("user add: --email needs a value")
+				return s, usageError("--" + name + " needs a value")
 			}
 			i++
 			s.own = append(s.own, args[i])

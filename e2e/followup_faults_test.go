@@ -38,9 +38,15 @@ type alertReceiver struct {
 }
 
 func startAlertReceiver(t *testing.T, allow int) *alertReceiver {
+	return startHoldingReceiver(t, allow, "Idempotency-Key")
+}
+
+// startHoldingReceiver is an alertReceiver that tells posts apart by another header
+// (webhook-id for the platform's webhooks).
+func startHoldingReceiver(t *testing.T, allow int, keyHeader string) *alertReceiver {
 	r := &alertReceiver{allow: allow, hold: true, posts: map[string]int{}, delivered: map[string]int{}, open: make(chan struct{})}
 	r.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		key := req.Header.Get("Idempotency-Key")
+		key := req.Header.Get(keyHeader)
 		io.Copy(io.Discard, req.Body) // read whole, the server notices a client that goes away
 		r.mu.Lock()
 		r.posts[key]++

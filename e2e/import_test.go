@@ -160,6 +160,7 @@ func TestKillDuringImport(t *testing.T) {
 	page := newPage(t)
 	signInAt(t, page, "http://"+addr)
 	startImport(t, page, "http://"+addr, importCSV(t, "Kill Import", n, ",nameless@import.test,en,", "Bad Email,nope,en,"))
+	must(t, page.Close()) // its progress polling would meet the dead portal
 	// The kill waits until the 20 emails let through are recorded as sent: only the
 	// held ones are mid-send.
 	waitUntil(t, "a part of the import done, emails held", func() bool {

@@ -116,6 +116,7 @@ func (s *Service) RegisterWorkers(w *river.Workers) {
 	s.registerAlertWorkers(w)
 	s.registerAttentionWorkers(w)
 	s.registerBatchWorkers(w)
+	s.registerWebhookWorkers(w)
 	jobs.Add(w, time.Minute, s.confirmReturn)
 	jobs.Add(w, 30*time.Minute, func(ctx context.Context, j *river.Job[ReconcileArgs]) error {
 		rep, err := s.Reconcile(ctx)

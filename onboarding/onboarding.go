@@ -74,6 +74,8 @@ type Service struct {
 	recheckDelays []time.Duration
 	// wordsOf says an error as staff read it (Deps.Words).
 	wordsOf func(error) string
+	// webhookRetry is the first pause before an outgoing webhook is tried again.
+	webhookRetry time.Duration
 }
 
 // Deps is everything the workflows need.
@@ -100,6 +102,9 @@ type Deps struct {
 	// Words says an error in the words staff read (the web's error table), for the
 	// results of batch rows; nil: the error's own text.
 	Words func(error) string
+	// WebhookRetry is the first pause before a failed outgoing webhook is tried again
+	// (default 30 s, doubling; tests shorten it).
+	WebhookRetry time.Duration
 }
 
 // New returns the workflows over their dependencies.
@@ -108,6 +113,10 @@ func New(d Deps) *Service {
 		jobs: d.Jobs, recheckDelays: d.RecheckDelays, alertWebhookEnv: d.AlertWebhookURL, wordsOf: d.Words}
 	if s.recheckDelays == nil {
 		s.recheckDelays = recheckDelays
+	}
+	s.webhookRetry = d.WebhookRetry
+	if s.webhookRetry <= 0 {
+		s.webhookRetry = 30 * time.Second
 	}
 	s.returnGrace = d.ReturnGrace
 	if s.returnGrace <= 0 {

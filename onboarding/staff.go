@@ -1,10 +1,13 @@
 package onboarding
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/kirim-portal/portal/store"
 )
 
 // Staff accounts: the rules that the first-run link, the account page and the command
@@ -41,4 +44,23 @@ func CheckPassword(password string) error {
 		return ErrPasswordLong
 	}
 	return nil
+}
+
+// CreateAPIToken makes a token for the platform's backend and returns it: the only time
+// it is seen (only its hash is kept).
+func CreateAPIToken(ctx context.Context, db *store.DB, name, scope, actor string) (string, *store.APIToken, error) {
+	name = strings.TrimSpace(name)
+	errs := FieldErrors{}
+	if n := utf8.RuneCountInString(name); n == 0 || n > 100 {
+		errs["name"] = "Name the token (at most 100 characters), for example after the system that uses it."
+	}
+	if scope != store.ScopeRead && scope != store.ScopeWrite {
+		errs["scope"] = "Choose read or write."
+	}
+	if len(errs) > 0 {
+		return "", nil, &InvalidError{errs}
+	}
+	token := store.NewAPITokenSecret()
+	t, err := db.CreateAPIToken(ctx, name, scope, token, actor)
+	return token, t, err
 }

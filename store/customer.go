@@ -261,6 +261,9 @@ type CustomerFilter struct {
 	Stage  string
 	// Search matches name, email and phone numbers (substring, any case).
 	Search string
+	// ExternalRef and Email match exactly (the email in any case): the API's lookups.
+	ExternalRef string
+	Email       string
 	// After is the cursor of the previous page's last row; empty for the first page.
 	After string
 	Limit int
@@ -310,6 +313,12 @@ func (db *DB) Customers(ctx context.Context, f CustomerFilter) (*CustomerPage, e
 	}
 	if f.Stage != "" {
 		where, args = append(where, "c.stage = ?"), append(args, f.Stage)
+	}
+	if f.ExternalRef != "" {
+		where, args = append(where, "json_extract(c.metadata, '$.external_ref') = ?"), append(args, f.ExternalRef)
+	}
+	if f.Email != "" {
+		where, args = append(where, "c.email = ? COLLATE NOCASE"), append(args, f.Email)
 	}
 	q := CleanSearch(f.Search)
 	var rows []*Customer

@@ -68,7 +68,15 @@ func (db *DB) addEvent(ctx context.Context, tx *sql.Tx, e Event) (int64, error) 
 	if n, err := res.RowsAffected(); err != nil || n == 0 {
 		return 0, err
 	}
-	return res.LastInsertId()
+	id, err := res.LastInsertId()
+	if err != nil || db.eventHook == nil {
+		return id, err
+	}
+	e.ID = id
+	if e.CreatedAt.IsZero() {
+		e.CreatedAt = parseTime(created)
+	}
+	return id, db.eventHook(ctx, &Tx{tx: tx, db: db}, e)
 }
 
 // Events returns a customer's timeline, newest first, at most limit rows before the
@@ -81,7 +89,10 @@ func (db *DB) Events(ctx context.Context, customerID int64, before time.Time, be
 		args = append(args, formatTime(before), beforeID)
 	}
 	q += ` ORDER BY created_at DESC, id DESC LIMIT ?`
-	args = append(args, limit)
+	return db.eventRows(ctx, q, append(args, limit)...)
+}
+
+func (db *DB) eventRows(ctx context.Context, q string, args ...any) ([]Event, error) {
 	rows, err := db.query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: events: %w", err)
@@ -135,4 +146,16 @@ func (db *DB) CountEvents(ctx context.Context, customerID int64, kind EventKind,
 		return 0, fmt.Errorf("store: count events: %w", err)
 	}
 	return n, nil
+}
+
+// EventByID returns one event of a customer, or ErrNotFound.
+func (db *DB) EventByID(ctx context.Context, customerID, id int64) (*Event, error) {
+	events, err := db.eventRows(ctx, `SELECT id, customer_id, kind, actor, detail, created_at FROM events WHERE customer_id = ? AND id = ?`, customerID, id)
+	if err != nil {
+		return nil, err
+	}
+	if len(events) == 0 {
+		return nil, ErrNotFound
+	}
+	return &events[0], nil
 }

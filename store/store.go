@@ -48,6 +48,8 @@ type DB struct {
 	landings   landingCache
 	// Now is the clock; tests replace it.
 	Now func() time.Time
+	// eventHook hears of every timeline event in its transaction (SetEventHook).
+	eventHook EventHook
 }
 
 // DSN returns the connection string for path: WAL, a busy timeout, foreign keys and

@@ -409,7 +409,7 @@ func badge(status string) templ.Component {
 
 func badgeKind(s string) string {
 	switch s {
-	case "active", "connected", "consumed", "sent":
+	case "active", "connected", "consumed", "sent", "delivered":
 		return "ok"
 	case "pending", "link_issued", "link_sent", "opened", "started", "queued", "onboarding":
 		return "warn"

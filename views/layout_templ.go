@@ -463,14 +463,14 @@ func AdminLayout(p Page) templ.Component {
 					return templ_7745c5c3_Err
 				}
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 35, "</a> <a href=\"/admin/customers\">Customers</a> <a href=\"/admin/imports\">Imports</a> <a href=\"/admin/outbox\">Outbox</a> <a href=\"/admin/settings/branding\">Branding</a> <a href=\"/admin/settings/follow-up\">Follow-up</a> <a href=\"/admin/account\">")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 35, "</a> <a href=\"/admin/customers\">Customers</a> <a href=\"/admin/imports\">Imports</a> <a href=\"/admin/outbox\">Outbox</a> <a href=\"/admin/settings/branding\">Branding</a> <a href=\"/admin/settings/follow-up\">Follow-up</a> <a href=\"/admin/settings/api\">API</a> <a href=\"/admin/settings/webhooks\">Webhooks</a> <a href=\"/admin/account\">")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
 			var templ_7745c5c3_Var22 string
 			templ_7745c5c3_Var22, templ_7745c5c3_Err = templ.JoinStringErrs(p.StaffEmail)
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/layout.templ`, Line: 121, Col: 46}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/layout.templ`, Line: 123, Col: 46}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var22))
 			if templ_7745c5c3_Err != nil {

@@ -68,11 +68,11 @@ func (ps proxies) clientIP(socket netip.Addr, forwarded [][]byte) netip.Addr {
 func (s *Server) withClientIP(c *fiber.Ctx) error {
 	socket, _ := netip.AddrFromSlice(c.Context().RemoteIP())
 	var forwarded [][]byte
-	c.Request().Header.VisitAll(func(k, v []byte) {
+	for k, v := range c.Request().Header.All() {
 		if strings.EqualFold(string(k), fiber.HeaderXForwardedFor) {
 			forwarded = append(forwarded, append([]byte(nil), v...))
 		}
-	})
+	}
 	c.Locals(localClientIP, s.proxies.clientIP(socket, forwarded).String())
 	return c.Next()
 }

@@ -171,6 +171,7 @@ func newHarness(t testing.TB, opts ...harnessOption) *harness {
 	}
 	ob := onboarding.New(onboarding.Deps{DB: db, Kirim: kc, PublicURL: h.URL, Log: log, Mail: mcfg, Jobs: jc, Words: Words,
 		ReturnGrace:   h.returnGrace,
+		WebhookRetry:  50 * time.Millisecond,
 		RecheckDelays: []time.Duration{50 * time.Millisecond, 100 * time.Millisecond, 200 * time.Millisecond, 400 * time.Millisecond, 800 * time.Millisecond}})
 	ob.RegisterWorkers(workers)
 	if err := jc.Start(context.Background()); err != nil {

@@ -18,6 +18,9 @@ func (s *Server) routes() {
 	app.Get("/readyz", s.readyz)
 	app.Get("/static/:name", s.staticAsset)
 
+	// The platform's API: bearer tokens, no session, no CSRF (web/api.go).
+	s.apiRoutes(app)
+
 	// Every unsafe request below needs the session's CSRF token; the session cookie is
 	// written once, after the handler.
 	app.Use(s.writeSession, s.checkCSRF)
@@ -95,6 +98,15 @@ func (s *Server) routes() {
 	admin.Post("/settings/branding/logo", s.uploadLogo)
 	admin.Get("/settings/branding/preview/email", s.previewEmail)
 	admin.Get("/settings/branding/preview/landing", s.previewLanding)
+	admin.Get("/settings/api", s.apiSettings)
+	admin.Post("/settings/api/tokens", s.createToken)
+	admin.Post("/settings/api/tokens/:id<int>/revoke", s.revokeToken)
+	admin.Get("/settings/webhooks", s.webhooksPage)
+	admin.Post("/settings/webhooks", s.addEndpoint)
+	admin.Post("/settings/webhooks/:id<int>/rotate", s.rotateEndpoint)
+	admin.Post("/settings/webhooks/:id<int>/enable", s.enableEndpoint)
+	admin.Post("/settings/webhooks/:id<int>/delete", s.deleteEndpoint)
+	admin.Post("/settings/webhooks/deliveries/:id<int>/redeliver", s.redeliver)
 	admin.Get("/settings/follow-up", s.followUpPage)
 	admin.Post("/settings/follow-up", s.saveFollowUp)
 	admin.Get("/settings/follow-up/preview/:kind", s.previewReminder)

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -50,6 +51,10 @@ type Server struct {
 	setup    *firstRun
 	proxies  proxies
 	app      *fiber.App
+	// apiLimiters are the API tokens' rate limits; apiKeys the Idempotency-Keys being
+	// answered.
+	apiLimiters apiLimiters
+	apiKeys     sync.Map
 }
 
 // New builds the portal's Fiber app.

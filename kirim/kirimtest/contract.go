@@ -25,33 +25,44 @@ import (
 var Contract []byte
 
 var (
-	once    sync.Once
-	v       validator.Validator
-	initErr error
-	mu      sync.Mutex // the validator is not documented as safe for concurrent use
+	validators sync.Map   // *byte (the document's first byte) → *loaded
+	mu         sync.Mutex // the validator is not documented as safe for concurrent use
 )
 
-func contract() (validator.Validator, error) {
-	once.Do(func() {
-		doc, err := libopenapi.NewDocument(Contract)
+type loaded struct {
+	once sync.Once
+	v    validator.Validator
+	err  error
+}
+
+// validatorFor loads an OpenAPI document's validator once.
+func validatorFor(doc []byte) (validator.Validator, error) {
+	l, _ := validators.LoadOrStore(&doc[0], &loaded{})
+	ld := l.(*loaded)
+	ld.once.Do(func() {
+		d, err := libopenapi.NewDocument(doc)
 		if err != nil {
-			initErr = err
+			ld.err = err
 			return
 		}
 		var errs []error
-		v, errs = validator.NewValidator(doc)
+		ld.v, errs = validator.NewValidator(d)
 		if len(errs) > 0 {
-			initErr = fmt.Errorf("contract: %v", errs)
+			ld.err = fmt.Errorf("contract: %v", errs)
 		}
 	})
-	return v, initErr
+	return ld.v, ld.err
 }
 
 // Transport validates each request it sends and each response it receives against the
-// Kirim contract; any drift fails the test. Only /v1/ API traffic is checked.
+// Kirim contract (or Doc); any drift fails the test. Only API traffic (paths containing
+// Prefix, default /v1/) is checked.
 type Transport struct {
 	T    testing.TB
 	Base http.RoundTripper
+	// Doc and Prefix check another API against its own document (the portal's API).
+	Doc    []byte
+	Prefix string
 	// ResponsesOnly skips request checks, for tests that send invalid requests on
 	// purpose to see how Kirim answers them.
 	ResponsesOnly bool
@@ -71,9 +82,13 @@ func NewClient(t testing.TB) (*http.Client, *Transport) {
 
 // RoundTrip sends the request and validates both sides.
 func (tr *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
-	val, err := contract()
+	doc, prefix := Contract, "/v1/"
+	if tr.Doc != nil {
+		doc, prefix = tr.Doc, tr.Prefix
+	}
+	val, err := validatorFor(doc)
 	if err != nil {
-		tr.T.Errorf("kirim contract does not load: %v", err)
+		tr.T.Errorf("the contract does not load: %v", err)
 		return nil, err
 	}
 	var reqBody []byte
@@ -82,7 +97,7 @@ func (tr *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		req.Body.Close()
 		req.Body = io.NopCloser(bytes.NewReader(reqBody))
 	}
-	api := strings.Contains(req.URL.Path, "/v1/")
+	api := strings.Contains(req.URL.Path, prefix)
 	if api && !tr.ResponsesOnly {
 		check := req.Clone(req.Context())
 		check.Body = io.NopCloser(bytes.NewReader(reqBody))
