@@ -33,7 +33,7 @@ import (
 
 // OutgoingEvents are the event types an endpoint can ask for.
 var OutgoingEvents = []string{"customer.created", "link.sent", "landing.opened", "signup.succeeded", "signup.failed",
-	"account.disconnected", "templates.synced"}
+	"account.disconnected", "templates.synced", "attention.raised"}
 
 // outgoingType maps a timeline event to the type the platform hears ("" for none).
 func outgoingType(e store.Event) string {
@@ -56,6 +56,8 @@ func outgoingType(e store.Event) string {
 		}
 	case store.EventTemplatesSynced:
 		return "templates.synced"
+	case store.EventAttentionRaised:
+		return "attention.raised"
 	}
 	return ""
 }
@@ -125,7 +127,7 @@ func (s *Service) webhookPayload(ctx context.Context, tx *store.Tx, typ string, 
 	}
 	ref, _ := c.Metadata["external_ref"].(string)
 	data := map[string]any{"customer": webhookCustomer{ID: c.ID, KirimID: c.KirimID, ExternalRef: ref, Name: c.Name, Email: c.Email, Stage: c.Stage}}
-	for _, k := range []string{"link", "reason", "phone_number", "phone_number_id", "templates", "new", "changed"} {
+	for _, k := range []string{"link", "reason", "phone_number", "phone_number_id", "templates", "new", "changed", "since", "detail"} {
 		if v, ok := e.Detail[k]; ok {
 			data[k] = v
 		}
@@ -167,7 +169,8 @@ func (s *Service) deliver(ctx context.Context, j *river.Job[DeliverWebhookArgs])
 		return err
 	}
 	status, latency, perr := s.post(ctx, ep.URL, d, secrets)
-	final := perr != nil && s.now().Sub(d.CreatedAt) >= deliveryWindow
+	now := s.now() // one reading: a delivery as old as the endpoint's failures gives up with it
+	final := perr != nil && now.Sub(d.CreatedAt) >= deliveryWindow
 	a := store.Attempt{Status: status, Latency: latency, Final: final}
 	if perr != nil {
 		a.Error = perr.Error()
@@ -179,7 +182,7 @@ func (s *Service) deliver(ctx context.Context, j *river.Job[DeliverWebhookArgs])
 	if perr == nil {
 		return nil
 	}
-	if since != nil && s.now().Sub(*since) >= deliveryWindow {
+	if since != nil && now.Sub(*since) >= deliveryWindow {
 		if err := s.disableEndpoint(ctx, ep); err != nil {
 			return err
 		}

@@ -74,10 +74,23 @@ func (db *DB) refreshAttention(ctx context.Context, tx *sql.Tx, ids []int64) err
 			also = append(also, string(f.kind))
 		}
 		top := found[0]
+		var was string
+		if err := tx.QueryRowContext(ctx, `SELECT kind || '@' || since FROM attention WHERE customer_id = ?`, id).Scan(&was); err != nil &&
+			!errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
 		// A snooze holds while the reason stays the same; a new reason shows at once.
 		if _, err := db.txExec(ctx, tx, upsertAttention, id, top.kind, top.since, nullString(top.detail),
 			nullString(strings.Join(also, ",")), db.now()); err != nil {
 			return err
+		}
+		// A new reason to need a person: the platform may want to hear of it (it is
+		// state, not a timeline event).
+		if was != string(top.kind)+"@"+top.since && db.eventHook != nil {
+			if err := db.eventHook(ctx, &Tx{tx: tx, db: db}, Event{CustomerID: &id, Kind: EventAttentionRaised, CreatedAt: db.Now(),
+				Detail: map[string]any{"reason": string(top.kind), "since": top.since, "detail": top.detail}}); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

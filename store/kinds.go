@@ -87,6 +87,9 @@ const (
 	EventAttentionSnoozed EventKind = "attention.snoozed"
 	EventAttentionHandled EventKind = "attention.handled"
 	EventStaffAlerted     EventKind = "alert.raised"
-	EventFollowUpChanged  EventKind = "settings.follow_up_changed"
-	EventTimeZoneChanged  EventKind = "customer.time_zone_changed"
+	// EventAttentionRaised is never on the timeline: a customer's new reason to need a
+	// person, told to the event hook (outgoing webhooks) only.
+	EventAttentionRaised EventKind = "attention.raised"
+	EventFollowUpChanged EventKind = "settings.follow_up_changed"
+	EventTimeZoneChanged EventKind = "customer.time_zone_changed"
 )

@@ -102,7 +102,7 @@ func TestOutgoingWebhooks(t *testing.T) {
 	w := h.apiClient(t, store.ScopeWrite)
 	recv := startPlatformReceiver(t)
 	status, ep, _ := w.call("POST", "/webhook_endpoints", map[string]any{"url": recv.URL + "/hooks/kirim-portal",
-		"events": []string{"customer.created", "link.sent", "landing.opened", "signup.succeeded", "signup.failed"}})
+		"events": []string{"customer.created", "link.sent", "landing.opened", "signup.succeeded", "signup.failed", "attention.raised"}})
 	secret, _ := ep["secret"].(string)
 	if status != 201 || !strings.HasPrefix(secret, "whsec_") {
 		t.Fatalf("endpoint: %d %v", status, ep)
@@ -171,6 +171,20 @@ func TestOutgoingWebhooks(t *testing.T) {
 		if recv.event(typ) == nil {
 			t.Errorf("no %s delivered (got %v)", typ, recv.types())
 		}
+	}
+
+	// A failed signup: the platform hears the reason, and that the customer now needs a
+	// person.
+	_, c3, _ := w.call("POST", "/customers", map[string]any{"name": "Toko Gagal Daftar", "email": "owner@gagal.test", "send_link": true})
+	h.fail(t, int64(c3["id"].(float64)), "token_exchange_failed")
+	eventually(t, "signup.failed and attention.raised delivered", func() bool {
+		return recv.event("signup.failed") != nil && recv.event("attention.raised") != nil
+	})
+	if d := recv.event("signup.failed")["data"].(map[string]any); d["reason"] != "token_exchange_failed" {
+		t.Errorf("signup.failed: %v", d)
+	}
+	if d := recv.event("attention.raised")["data"].(map[string]any); d["reason"] != "signup_failed" || d["customer"].(map[string]any)["name"] != "Toko Gagal Daftar" {
+		t.Errorf("attention.raised: %v", d)
 	}
 
 	_, page = b.get("/admin/settings/webhooks")
