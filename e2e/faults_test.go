@@ -188,6 +188,21 @@ func (p *dotProxy) releaseAfterKill(t *testing.T) {
 	p.release()
 }
 
+// countIn reads one number from the database in dir, beside the running portal (-1
+// when it cannot).
+func countIn(dir, q string) int {
+	db, err := store.Open(context.Background(), filepath.Join(dir, "portal.db"), nil)
+	if err != nil {
+		return -1
+	}
+	defer db.Close()
+	var v int
+	if err := db.SQL().QueryRow(q).Scan(&v); err != nil {
+		return -1
+	}
+	return v
+}
+
 // waitUntil polls cond for up to a minute.
 func waitUntil(t *testing.T, what string, cond func() bool) {
 	t.Helper()
@@ -376,18 +391,7 @@ func TestKillDuringTemplateSyncAll(t *testing.T) {
 	logPath := filepath.Join(dir, "portal.log")
 	p, err := runPortal(addr, dir, logPath, env...)
 	must(t, err)
-	query := func(q string, args ...any) int {
-		db, err := store.Open(context.Background(), filepath.Join(dir, "portal.db"), nil)
-		if err != nil {
-			return -1
-		}
-		defer db.Close()
-		var v int
-		if err := db.SQL().QueryRow(q, args...).Scan(&v); err != nil {
-			return -1
-		}
-		return v
-	}
+	query := func(q string) int { return countIn(dir, q) }
 	// The reconciliation at start mirrors the numbers and syncs each once.
 	waitUntil(t, "every number mirrored and synced", func() bool {
 		return query(`SELECT COUNT(*) FROM template_syncs WHERE finished_at IS NOT NULL AND error IS NULL`) == n

@@ -145,18 +145,7 @@ func TestKillDuringRemindersAndAlerts(t *testing.T) {
 	p, err = runPortal(addr, dir, logPath, env...)
 	must(t, err)
 	defer p.stop()
-	query := func(q string) int {
-		db, err := store.Open(context.Background(), filepath.Join(dir, "portal.db"), nil)
-		if err != nil {
-			return -1
-		}
-		defer db.Close()
-		var v int
-		if err := db.SQL().QueryRow(q).Scan(&v); err != nil {
-			return -1
-		}
-		return v
-	}
+	query := func(q string) int { return countIn(dir, q) }
 	waitUntil(t, "every reminder and alert out", func() bool {
 		return len(mp.All()) >= 2*n && outboxDone(t, dir) &&
 			query(`SELECT COUNT(*) FROM alerts WHERE webhook_state = 'sent'`) == n

@@ -17,7 +17,6 @@ import (
 	"github.com/kirim-portal/portal/kirim"
 	"github.com/kirim-portal/portal/kirim/sandbox"
 	"github.com/kirim-portal/portal/mail/mailtest"
-	"github.com/kirim-portal/portal/store"
 )
 
 // importCSV writes a customers file of n good rows (name, email) and the given extra
@@ -145,18 +144,7 @@ func TestKillDuringImport(t *testing.T) {
 			t.Log(p.log())
 		}
 	}()
-	query := func(q string) int {
-		db, err := store.Open(context.Background(), filepath.Join(dir, "portal.db"), nil)
-		if err != nil {
-			return -1
-		}
-		defer db.Close()
-		var v int
-		if err := db.SQL().QueryRow(q).Scan(&v); err != nil {
-			return -1
-		}
-		return v
-	}
+	query := func(q string) int { return countIn(dir, q) }
 	page := newPage(t)
 	signInAt(t, page, "http://"+addr)
 	startImport(t, page, "http://"+addr, importCSV(t, "Kill Import", n, ",nameless@import.test,en,", "Bad Email,nope,en,"))

@@ -162,12 +162,18 @@ func (s *Service) emailAlert(ctx context.Context, a *store.Alert) error {
 	}
 	msg := StaffMessage{Subject: fmt.Sprintf("[%s] %s: %s", b.ProductName, a.Customer, a.Kind), Product: b.ProductName,
 		Lead: a.Text, Rows: []StaffMessageRow{{Customer: a.Customer, What: a.Kind, Since: a.CreatedAt, URL: s.customerURL(a.CustomerID)}}}
+	return s.emailAlertStaff(ctx, users, msg, func(uid int64) string { return fmt.Sprintf("alert.%d.%d", a.ID, uid) })
+}
+
+// emailAlertStaff queues msg to every staff user who asked for alert emails, once each
+// (key names its Message-ID per user).
+func (s *Service) emailAlertStaff(ctx context.Context, users []*store.User, msg StaffMessage, key func(userID int64) string) error {
 	queued := false
 	for _, u := range users {
 		if !u.Prefs.AlertEmail {
 			continue
 		}
-		n, err := s.queueStaffEmail(ctx, u, msg, fmt.Sprintf("alert.%d.%d", a.ID, u.ID), nil)
+		n, err := s.queueStaffEmail(ctx, u, msg, key(u.ID), nil)
 		if err != nil {
 			return err
 		}

@@ -203,7 +203,7 @@ func readRow(line int, cols map[string]int, rec []string, width int) ImportRow {
 		if i >= len(rec) {
 			continue
 		}
-		if v := strings.TrimSpace(rec[i]); formula(v) && !(col == "phone" && phoneRe.MatchString(v)) {
+		if v := strings.TrimSpace(rec[i]); Formula(v) && !(col == "phone" && phoneRe.MatchString(v)) {
 			errs[col] = "Starts with " + v[:1] + ", which spreadsheets run as a formula: remove it."
 		}
 	}
@@ -252,9 +252,9 @@ func readRow(line int, cols map[string]int, rec []string, width int) ImportRow {
 	return row
 }
 
-// formula reports a cell a spreadsheet would run: one starting with =, +, -, @, a tab
-// or a carriage return.
-func formula(v string) bool {
+// Formula reports a cell a spreadsheet would run: one starting with =, +, -, @, a tab
+// or a carriage return (imports reject them; exports defuse them).
+func Formula(v string) bool {
 	return v != "" && strings.ContainsRune("=+-@\t\r", rune(v[0]))
 }
 

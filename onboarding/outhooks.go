@@ -259,16 +259,8 @@ func (s *Service) disableEndpoint(ctx context.Context, ep *store.Endpoint) error
 	msg := StaffMessage{Subject: fmt.Sprintf("[%s] Webhook endpoint disabled", b.ProductName), Product: b.ProductName,
 		Lead: fmt.Sprintf("The webhook endpoint at %s failed for 3 days, so the portal stopped sending to it. Fix it, then enable it and redeliver on %s/admin/settings/webhooks.",
 			host, s.publicURL)}
-	for _, u := range users {
-		if !u.Prefs.AlertEmail {
-			continue
-		}
-		if _, err := s.queueStaffEmail(ctx, u, msg, fmt.Sprintf("endpoint-disabled.%d.%d.%d", ep.ID, u.ID, time.Now().Unix()), nil); err != nil {
-			return err
-		}
-	}
-	s.wake()
-	return nil
+	at := time.Now().Unix() // an endpoint enabled again may be disabled again: another email
+	return s.emailAlertStaff(ctx, users, msg, func(uid int64) string { return fmt.Sprintf("endpoint-disabled.%d.%d.%d", ep.ID, uid, at) })
 }
 
 // EndpointInput is an endpoint to create.

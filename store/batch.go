@@ -257,20 +257,7 @@ func (tx *Tx) BatchState(ctx context.Context, id int64) (string, error) {
 
 // PendingRows lists the rows of a batch still to work.
 func (tx *Tx) PendingRows(ctx context.Context, id int64) ([]int, error) {
-	rows, err := tx.tx.QueryContext(ctx, `SELECT row FROM batch_rows WHERE batch_id = ? AND outcome = ? ORDER BY row`, id, RowPending)
-	if err != nil {
-		return nil, fmt.Errorf("store: pending rows: %w", err)
-	}
-	defer rows.Close()
-	var out []int
-	for rows.Next() {
-		var r int
-		if err := rows.Scan(&r); err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return column[int](tx.tx.QueryContext(ctx, `SELECT row FROM batch_rows WHERE batch_id = ? AND outcome = ? ORDER BY row`, id, RowPending))
 }
 
 // BatchRowOf returns one row of a batch, or ErrNotFound.

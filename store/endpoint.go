@@ -175,21 +175,8 @@ func (db *DB) EnableEndpoint(ctx context.Context, id int64) error {
 
 // EndpointsFor lists the active endpoints that want an event type.
 func (tx *Tx) EndpointsFor(ctx context.Context, eventType string) ([]int64, error) {
-	rows, err := tx.tx.QueryContext(ctx, `SELECT id FROM webhook_endpoints WHERE state = ? AND (',' || events || ',') LIKE ?`,
-		EndpointActive, "%,"+eventType+",%")
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var ids []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		ids = append(ids, id)
-	}
-	return ids, rows.Err()
+	return column[int64](tx.tx.QueryContext(ctx, `SELECT id FROM webhook_endpoints WHERE state = ? AND (',' || events || ',') LIKE ?`,
+		EndpointActive, "%,"+eventType+",%"))
 }
 
 // AddDelivery records a delivery to make, in the event's transaction.

@@ -126,17 +126,22 @@ func (db *DB) closeStatements() {
 // ids runs a query of one integer column and returns its values.
 func (db *DB) ids(ctx context.Context, q string, args ...any) ([]int64, error) {
 	rows, err := db.query(ctx, q, args...)
+	return column[int64](rows, err)
+}
+
+// column reads the values of a one-column result.
+func column[T any](rows *sql.Rows, err error) ([]T, error) {
 	if err != nil {
-		return nil, fmt.Errorf("store: ids: %w", err)
+		return nil, fmt.Errorf("store: %w", err)
 	}
 	defer rows.Close()
-	var ids []int64
+	var out []T
 	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
+		var v T
+		if err := rows.Scan(&v); err != nil {
 			return nil, err
 		}
-		ids = append(ids, id)
+		out = append(out, v)
 	}
-	return ids, rows.Err()
+	return out, rows.Err()
 }

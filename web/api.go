@@ -317,7 +317,7 @@ func formKey(ctx context.Context, idemKey string) string {
 	return "api-" + hex.EncodeToString(sum[:16])
 }
 
-// openAPIDocument renders the API's document as served (for the checked-in copy).
+// OpenAPIDocument renders the API's document as served (for the checked-in copy).
 func OpenAPIDocument(publicURL string) ([]byte, error) {
 	app := fiber.New()
 	api := humafiber.New(app, APIConfig(publicURL))

@@ -236,10 +236,10 @@ func (s *Server) batchResults(c *fiber.Ctx) error {
 	return nil
 }
 
-// safeCell keeps a spreadsheet from running a cell as a formula: one that starts with
-// =, +, -, @, a tab or a carriage return is prefixed with a quote.
+// safeCell keeps a spreadsheet from running a cell as a formula (onboarding.Formula):
+// it is prefixed with a quote.
 func safeCell(v string) string {
-	if v != "" && (v[0] == '=' || v[0] == '+' || v[0] == '-' || v[0] == '@' || v[0] == '\t' || v[0] == '\r') {
+	if onboarding.Formula(v) {
 		return "'" + v
 	}
 	return v
