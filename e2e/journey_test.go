@@ -23,10 +23,9 @@ func emailedLandingAt(t *testing.T, staff playwright.Page, base, name, email str
 	_, err := staff.Goto(base + "/admin/customers/new")
 	must(t, err)
 	must(t, staff.GetByLabel("Name").Fill(name))
-	must(t, staff.GetByLabel("Email (optional)").Fill(email))
-	must(t, staff.GetByLabel("Email a setup link now").Check())
-	must(t, staff.GetByRole("button", playwright.PageGetByRoleOptions{Name: "Create customer"}).Click())
-	must(t, expect.Locator(staff.GetByRole("status")).ToContainText("Setup link email queued."))
+	must(t, staff.GetByLabel("Email", playwright.PageGetByLabelOptions{Exact: playwright.Bool(true)}).Fill(email))
+	must(t, staff.GetByRole("button", playwright.PageGetByRoleOptions{Name: "Create and send setup link"}).Click())
+	must(t, expect.Locator(staff.GetByRole("status")).ToContainText("Setup link email on its way to "+email))
 	mp := mailpit.For(t)
 	msgs := mp.WaitForSearch("to:"+email, 1, 15*time.Second)
 	if len(msgs) == 0 {
@@ -83,9 +82,7 @@ func TestFullJourney(t *testing.T) {
 	_, err = staff.Goto(customerPage)
 	must(t, err)
 	reloadUntil(t, staff, "3 synced, 3 created, 0 updated")
-	glance := staff.Locator("section[aria-label='At a glance']")
-	must(t, expect.Locator(glance).ToContainText("active"))
-	must(t, expect.Locator(glance).ToContainText("connected"))
+	must(t, expect.Locator(staff.Locator("#state-title")).ToHaveText("Connected ✓ +6281311112222"))
 	must(t, expect.Locator(staff.Locator(".card.account")).ToContainText("+6281311112222"))
 	must(t, expect.Locator(staff.Locator(".card.account")).ToContainText("hello_world"))
 	timeline := staff.Locator("ol.timeline")
@@ -123,7 +120,8 @@ func TestFailureJourney(t *testing.T) {
 
 	_, err = staff.Goto(customerPage)
 	must(t, err)
-	must(t, expect.Locator(staff.Locator("section[aria-label='At a glance']")).ToContainText("failed"))
+	must(t, expect.Locator(staff.Locator("#state-title")).ToHaveText("Signup failed: the customer closed or cancelled Meta's signup"))
+	must(t, expect.Locator(staff.GetByRole("button", playwright.PageGetByRoleOptions{Name: "Send a fresh link"})).ToBeVisible())
 	must(t, expect.Locator(staff.Locator("ol.timeline")).ToContainText("Signup failed"))
 	must(t, expect.Locator(staff.Locator("ol.timeline")).ToContainText("Ask the customer whether something stopped them"))
 
@@ -135,5 +133,5 @@ func TestFailureJourney(t *testing.T) {
 	_, err = staff.Goto(customerPage)
 	must(t, err)
 	reloadUntil(t, staff, "Templates synced")
-	must(t, expect.Locator(staff.Locator("section[aria-label='At a glance']")).ToContainText("connected"))
+	must(t, expect.Locator(staff.Locator("#state-title")).ToHaveText("Connected ✓ +6281399998888"))
 }

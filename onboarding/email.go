@@ -88,20 +88,50 @@ func (s *Service) wake() {
 	}
 }
 
-// ResendEmail queues an email again (a failed, held or sent one), with its Message-ID.
-func (s *Service) ResendEmail(ctx context.Context, id int64, actor string) (*store.Email, error) {
+// ResendEmail sends an email again (a failed, held or sent one). Other emails than
+// setup links are queued again with their Message-ID.
+func (s *Service) ResendEmail(ctx context.Context, id int64, actor string) (*Resent, error) {
 	e, err := s.db.EmailByID(ctx, id)
 	if err != nil {
 		return nil, err
 	}
 	if s.mail.DevOutbox {
-		return e, ErrNoSMTP
+		return &Resent{Email: e}, ErrNoSMTP
+	}
+	// A setup-link email is sent anew, with the link that works now (a new one when
+	// the old one died) and its own Message-ID: the old email's link may be dead.
+	if e.Kind == "setup_link" && e.CustomerID != nil {
+		r, err := s.SendCurrentLink(ctx, *e.CustomerID, actor)
+		if err != nil {
+			return &Resent{Email: e}, err
+		}
+		return r, nil
 	}
 	if err := s.db.ResendEmail(ctx, e.ID, actor); err != nil {
-		return e, err
+		return &Resent{Email: e}, err
 	}
 	s.wake()
-	return e, nil
+	return &Resent{Email: e}, nil
+}
+
+// Resent is an email sent again: NewLink when its link had to be replaced first.
+type Resent struct {
+	Email   *store.Email
+	NewLink bool
+}
+
+// SendCurrentLink emails the customer the link that works now, making a new one when
+// none does; NewLink says which.
+func (s *Service) SendCurrentLink(ctx context.Context, customerID int64, actor string) (*Resent, error) {
+	active, err := s.activeLink(ctx, customerID)
+	if err != nil {
+		return nil, err
+	}
+	e, err := s.SendLinkEmail(ctx, customerID, false, actor)
+	if err != nil {
+		return nil, err
+	}
+	return &Resent{Email: e, NewLink: active == nil}, nil
 }
 
 // Sender returns the sender name and address of emails.
@@ -236,8 +266,11 @@ func (s *Service) sendLinkEmail(ctx context.Context, customerID int64, fresh boo
 	if err != nil {
 		return nil, err
 	}
-	if err := s.advance(ctx, c, StageLinkSent); err != nil {
-		return nil, err
+	// An email kept in the dev outbox reached nobody: the customer is not "link sent".
+	if !s.mail.DevOutbox {
+		if err := s.advance(ctx, c, StageLinkSent); err != nil {
+			return nil, err
+		}
 	}
 	s.wake()
 	return e, nil
@@ -350,6 +383,9 @@ func (s *Service) Connect(ctx context.Context, token string) (*Departure, error)
 	}
 	if LinkStatus(l, s.now()) != kirim.LinkActive {
 		return nil, ErrLinkNotActive
+	}
+	if c.Status == kirim.CustomerSuspended {
+		return nil, ErrSuspended
 	}
 	url, err := s.db.SetupURL(ctx, l.ID)
 	if err != nil {

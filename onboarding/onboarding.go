@@ -47,6 +47,8 @@ var Locales = []string{"en", "id"}
 var (
 	ErrArchived      = errors.New("onboarding: the customer is archived")
 	ErrLinkNotActive = errors.New("onboarding: the setup link is no longer active")
+	// ErrSuspended is a suspended customer trying to connect: staff put it on hold.
+	ErrSuspended = errors.New("onboarding: the customer is suspended")
 	// ErrStaleForm is a create form without its key (an old page, or a crafted request).
 	ErrStaleForm = errors.New("onboarding: the form lacks its key")
 	ErrNotFound  = store.ErrNotFound
@@ -565,9 +567,22 @@ func (s *Service) RevokeLink(ctx context.Context, customerID, linkID int64, acto
 		}
 		return err
 	}
-	return s.db.UpdateSetupLinkMirror(ctx, l.ID, store.LinkMirror{Status: kirim.LinkRevoked,
+	if err := s.db.UpdateSetupLinkMirror(ctx, l.ID, store.LinkMirror{Status: kirim.LinkRevoked,
 		SuccessRedirectURL: l.SuccessRedirectURL, FailureRedirectURL: l.FailureRedirectURL},
-		&store.Event{Kind: store.EventLinkRevoked, Actor: actor, Detail: map[string]any{"link": l.KirimID}})
+		&store.Event{Kind: store.EventLinkRevoked, Actor: actor, Detail: map[string]any{"link": l.KirimID}}); err != nil {
+		return err
+	}
+	// Without a working link the customer is no longer "link sent" (or opened, or
+	// started): back to created, until a new link moves it on.
+	active, err := s.activeLink(ctx, customerID)
+	if err != nil || active != nil {
+		return err
+	}
+	switch c.Stage {
+	case StageLinkIssued, StageLinkSent, StageOpened, StageStarted:
+		return s.db.SetCustomerStage(ctx, customerID, StageCreated, "link_revoked")
+	}
+	return nil
 }
 
 // UpdateLinkRedirects changes where Kirim sends the customer back to, while the link is

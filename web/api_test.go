@@ -181,7 +181,7 @@ func TestAPICustomers(t *testing.T) {
 		"external_ref": "CRM-42", "metadata": map[string]string{"plan": "gold"}, "send_link": true}
 	status, c, header := w.call("POST", "/customers", create, "Idempotency-Key", "create-42")
 	if status != 201 || c["name"] != "Toko API" || c["external_ref"] != "CRM-42" || c["language"] != "id" || c["time_zone"] != "Asia/Makassar" ||
-		c["stage"] != "link_sent" || c["active_link"] == nil {
+		c["stage"] != "link_issued" || c["active_link"] == nil { // held in the dev outbox: not "link sent"
 		t.Fatalf("create: %d %v", status, c)
 	}
 	if header.Get("RateLimit") == "" {
@@ -236,7 +236,7 @@ func TestAPICustomers(t *testing.T) {
 	if status != 200 || len(older["data"].([]any)) == 0 {
 		t.Fatalf("older events: %d %v", status, older)
 	}
-	for q, want := range map[string]int{"?external_ref=CRM-42": 1, "?email=OWNER@api.test": 1, "?external_ref=nope": 0, "?stage=link_sent": 1} {
+	for q, want := range map[string]int{"?external_ref=CRM-42": 1, "?email=OWNER@api.test": 1, "?external_ref=nope": 0, "?stage=link_issued": 1} {
 		if status, list, _ := w.call("GET", "/customers"+q, nil); status != 200 || len(list["data"].([]any)) != want {
 			t.Errorf("list %s: %d %v", q, status, list)
 		}

@@ -150,11 +150,54 @@ func (s *Server) createCustomer(c *fiber.Ctx) error {
 		f.Action, f.Intent, f.Cancel, f.SendEmail = "/admin/customers", intent, "/admin/customers", in.SendLink
 		return s.formFailure(c, "New customer", f, err)
 	case in.SendLink:
-		s.flash(c, "ok", "Customer "+cu.Name+" created. Setup link email queued.")
+		s.sentFlash(c, "Customer "+cu.Name+" created. ", cu.Email)
 	default:
 		s.flash(c, "ok", "Customer "+cu.Name+" created.")
 	}
 	return redirect(c, views.CustomerPath(cu.ID))
+}
+
+// sentFlash says what became of a setup-link email: on its way, or, without an email
+// server, saved but not sent (a warning, never a success).
+func (s *Server) sentFlash(c *fiber.Ctx, prefix, to string) {
+	if s.ob.DevOutbox() {
+		s.flash(c, "warn", prefix+"Saved — not sent: no email server is configured. The email waits in the Outbox.")
+		return
+	}
+	s.flash(c, "ok", prefix+"Setup link email on its way to "+to+".")
+}
+
+// sendLink emails the customer the link that works now (a new one when none does), or
+// a fresh one when asked.
+func (s *Server) sendLink(c *fiber.Ctx) error {
+	cu, err := s.customerByParam(c)
+	if err != nil {
+		return err
+	}
+	self := views.CustomerPath(cu.ID)
+	ctx := c.UserContext()
+	fresh := c.FormValue("fresh") == "1"
+	var r *onboarding.Resent
+	if fresh {
+		_, err = s.ob.SendLinkEmail(ctx, cu.ID, true, actor(c))
+	} else {
+		r, err = s.ob.SendCurrentLink(ctx, cu.ID, actor(c))
+	}
+	switch {
+	case err != nil:
+		msg := problemOf(err)
+		if msg == "" {
+			return err
+		}
+		s.flash(c, "error", msg)
+	case s.ob.DevOutbox():
+		s.sentFlash(c, "", cu.Email)
+	case fresh:
+		s.flash(c, "ok", "A fresh link was made. Email on its way to "+cu.Email+".")
+	default:
+		s.flash(c, "ok", resentWords(r))
+	}
+	return redirect(c, self)
 }
 
 func (s *Server) customerByParam(c *fiber.Ctx) (*store.Customer, error) {
@@ -165,7 +208,8 @@ func (s *Server) customerByParam(c *fiber.Ctx) (*store.Customer, error) {
 	return s.db.CustomerByID(c.UserContext(), id)
 }
 
-// humanUntil says how far off a moment is, for countdowns.
+// humanUntil says how far off a moment is, for countdowns, rounded to the nearest unit
+// so that a link made for 7 days says "in 7 days", not 6.
 func humanUntil(t, now time.Time) string {
 	d := t.Sub(now)
 	switch {
@@ -174,9 +218,9 @@ func humanUntil(t, now time.Time) string {
 	case d < time.Hour:
 		return fmt.Sprintf("in %d min", int(d.Minutes())+1)
 	case d < 48*time.Hour:
-		return fmt.Sprintf("in %d h", int(d.Hours()))
+		return fmt.Sprintf("in %d h", int(d.Round(time.Hour).Hours()))
 	default:
-		return fmt.Sprintf("in %d days", int(d.Hours()/24))
+		return fmt.Sprintf("in %d days", int((d+12*time.Hour)/(24*time.Hour)))
 	}
 }
 
@@ -235,13 +279,105 @@ func (s *Server) showCustomer(c *fiber.Ctx) error {
 	if a, err := s.db.AttentionOf(ctx, cu.ID); err == nil {
 		v.Attention = onboarding.AttentionWords(a.Kind, a.Detail)
 	}
+	v.Zone, _ = time.LoadLocation(fu.Zone)
+	if v.Zone == nil {
+		v.Zone = time.UTC
+	}
+	v.Next = nextStep(v, now)
+	v.Confirm = c.Query("confirm")
 	return s.render(c, views.CustomerPage(s.adminPage(c, cu.Name), v))
+}
+
+// zoneTime is a moment in a zone, with the zone's abbreviation: "Fri 5 Dec, 14:00 WIB".
+func zoneTime(t time.Time, loc *time.Location) string {
+	return t.In(loc).Format("Mon 2 Jan, 15:04 MST")
+}
+
+// nextStep says where the customer is and the one thing to do next, in that order of
+// precedence: archived, suspended, connected, failed, a working link, no working link.
+func nextStep(v views.CustomerView, now time.Time) views.NextStep {
+	self := views.CustomerPath(v.ID)
+	send := func(label string, fresh bool) views.Action {
+		if v.Email == "" {
+			return views.Action{Label: "Add an email address", Href: self + "/edit"}
+		}
+		return views.Action{Label: label, Post: self + "/email", Fresh: fresh}
+	}
+	held := len(v.Emails) > 0 && v.Emails[0].Status == store.EmailHeld
+	switch {
+	case v.Status == kirim.CustomerArchived:
+		return views.NextStep{Tone: "info", Title: "Archived", Detail: "Its setup links no longer work. Nothing more to do."}
+	case v.Status == kirim.CustomerSuspended:
+		return views.NextStep{Tone: "warn", Title: "Suspended",
+			Detail: v.Name + " cannot connect a number until you lift the suspension; reminders are stopped.",
+			Action: views.Action{Label: "Lift suspension", Post: self + "/unsuspend"}}
+	}
+	for _, a := range v.Accounts {
+		if a.Status == "connected" {
+			n := views.NextStep{Tone: "ok", Title: "Connected ✓ " + orDash(a.PhoneNumber),
+				Action: views.Action{Label: "Open account", Href: "#account-" + strconv.FormatInt(a.ID, 10)}}
+			if a.OnboardedAt != nil {
+				n.Detail = "Since " + zoneTime(*a.OnboardedAt, v.Zone) + "."
+			}
+			return n
+		}
+	}
+	if v.Stage == onboarding.StageFailed {
+		return views.NextStep{Tone: "danger", Title: "Signup failed: " + onboarding.FailureWords(v.StageReason),
+			Tell: onboarding.FailureTell(v.StageReason), Action: send("Send a fresh link", true)}
+	}
+	if l := v.ActiveLink; l != nil {
+		expires := "The link works until " + zoneTime(l.ExpiresAt, v.Zone) + " (" + l.ExpiresIn + ")."
+		switch {
+		case held:
+			return views.NextStep{Tone: "warn", Title: "Not sent: no email server is configured",
+				Detail: expires + " Copy it and send it yourself, or set SMTP_URL and send it again.",
+				Action: views.Action{Label: "Copy link", Copy: "landing-url"}}
+		case v.Stage == onboarding.StageLinkIssued || v.Stage == onboarding.StageCreated:
+			n := views.NextStep{Tone: "info", Title: "Link ready, not sent yet", Detail: expires, Action: send("Send link by email", false)}
+			if v.Email == "" {
+				n.Action = views.Action{Label: "Copy link", Copy: "landing-url"}
+			}
+			return n
+		}
+		detail := expires
+		if v.Stage == onboarding.StageOpened || v.Stage == onboarding.StageStarted {
+			detail = "They have opened the setup page. " + expires
+		}
+		n := views.NextStep{Tone: "info", Title: "Waiting for the customer", Detail: detail, Action: send("Resend link", false)}
+		if v.Email == "" {
+			n.Action = views.Action{Label: "Copy link", Copy: "landing-url"}
+		}
+		return n
+	}
+	n := views.NextStep{Tone: "info", Title: "No setup link sent yet", Action: send("Send setup link", false)}
+	if len(v.Links) > 0 {
+		switch l := v.Links[0]; l.Status {
+		case kirim.LinkRevoked:
+			n = views.NextStep{Tone: "warn", Title: "Link revoked", Detail: v.Name + " cannot connect until they get a new link.",
+				Action: send("Send a fresh link", true)}
+		case kirim.LinkExpired:
+			n = views.NextStep{Tone: "warn", Title: "The link expired " + zoneTime(l.ExpiresAt, v.Zone),
+				Detail: v.Name + " cannot connect with it.", Action: send("Send a fresh link", true)}
+		}
+	}
+	if v.Email == "" {
+		n.Detail = strings.TrimSpace(n.Detail + " Add an email address to send links, or make a link and share it yourself.")
+	}
+	return n
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "—"
+	}
+	return s
 }
 
 // eventDetail is the one-line summary of an event's details, in a fixed order.
 func eventDetail(e store.Event) string {
 	var parts []string
-	for _, k := range []string{"name", "phone_number", "from", "to", "reason", "reminder", "fields", "type", "trigger", "link", "last4",
+	for _, k := range []string{"name", "phone_number", "from", "to", "reason", "reminder", "fields", "type", "trigger",
 		"time_zone", "days", "note"} {
 		if v, ok := e.Detail[k]; ok && v != "" {
 			parts = append(parts, fmt.Sprintf("%s %v", strings.ReplaceAll(k, "_", " "), v))
@@ -324,10 +460,6 @@ var (
 	}
 	revokeLink = func(s *Server, c *fiber.Ctx, id int64) error {
 		return s.ob.RevokeLink(c.UserContext(), id, linkID(c), actor(c))
-	}
-	sendLinkEmail = func(s *Server, c *fiber.Ctx, id int64) error {
-		_, err := s.ob.SendLinkEmail(c.UserContext(), id, c.FormValue("fresh") == "1", actor(c))
-		return err
 	}
 	refreshFromKirim = func(s *Server, c *fiber.Ctx, id int64) error {
 		_, err := s.ob.RefreshCustomer(c.UserContext(), id, "staff")

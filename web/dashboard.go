@@ -136,7 +136,7 @@ func (s *Server) needsAttention(ctx context.Context, v *views.DashboardView) err
 	}
 	for _, l := range links {
 		v.Expiring = append(v.Expiring, views.AttentionRow{CustomerID: l.CustomerID, Customer: l.Customer,
-			What: "link …" + l.Last4 + " expires " + humanUntil(l.ExpiresAt, time.Now())})
+			What: "link expires " + humanUntil(l.ExpiresAt, time.Now())})
 	}
 	return nil
 }
@@ -159,13 +159,12 @@ func (s *Server) backgroundStatus(ctx context.Context, v *views.DashboardView) e
 	v.Reconciling = running
 	switch {
 	case running:
-		v.Reconcile = "Reconciling with Kirim…"
+		v.Reconcile = "Checking Kirim for changes…"
 	case rep != nil && rep.Err != "":
-		v.Reconcile = "Last reconciliation failed: " + rep.Err
+		v.Reconcile = "The last check for changes failed: " + rep.Err
 	case rep != nil:
-		v.Reconcile = fmt.Sprintf("Last reconciliation %s: %d customers (%d changed), %d accounts (%d changed), %d customers' links checked, in %s",
-			rep.Started.UTC().Format("2 Jan 15:04 UTC"), rep.Customers, rep.CustomersChanged, rep.Accounts, rep.AccountsChanged,
-			rep.LinksChecked, rep.Duration.Round(time.Millisecond))
+		v.Reconcile = fmt.Sprintf("Last checked %s: %d customers (%d changed), %d numbers (%d changed).",
+			rep.Started.UTC().Format("2 Jan 15:04 UTC"), rep.Customers, rep.CustomersChanged, rep.Accounts, rep.AccountsChanged)
 	}
 	return nil
 }

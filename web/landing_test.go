@@ -50,8 +50,18 @@ func TestLandingPageAndConnect(t *testing.T) {
 	ctx := context.Background()
 	page := staff.createCustomer(url.Values{"name": {"Toko Sinar"}, "email": {"owner@sinar.test"}, "locale": {"id"}, "send_email": {"1"}})
 	_, body := staff.get(page)
-	if !strings.Contains(body, "Setup link email queued.") || !strings.Contains(body, "not sent: no SMTP server") {
-		t.Fatal("the customer page does not show the held email")
+	for _, want := range []string{`flash warn" role="status">Customer Toko Sinar created. Saved — not sent: no email server is configured.`,
+		"<h2 id=\"state-title\">Not sent: no email server is configured</h2>", `<span class="badge warn">Not sent</span>`,
+		`class="banner warn"`} {
+		if !strings.Contains(body, want) {
+			t.Fatalf("the customer page does not say the email was not sent: no %s", want)
+		}
+	}
+	if strings.Contains(body, "flash ok") {
+		t.Fatal("a held email is shown as a success")
+	}
+	if c := mustCustomer(t, h); c.Stage != "link_issued" {
+		t.Fatalf("stage %s after an email that went nowhere, want link_issued", c.Stage)
 	}
 	emails, _ := h.db.Emails(ctx, 0, 10)
 	if len(emails) != 1 || emails[0].Status != store.EmailHeld || emails[0].To != "owner@sinar.test" {
@@ -321,8 +331,13 @@ func TestEmailFailureShownAndResent(t *testing.T) {
 	if len(msgs) != 1 {
 		t.Fatalf("%d messages after resend", len(msgs))
 	}
-	if got := "<" + h.mp.Message(msgs[0].ID).MessageID + ">"; got != e.MessageID {
-		t.Fatalf("resent with Message-ID %s, want the original %s", got, e.MessageID)
+	// A fresh email (its own Message-ID) with the link that still works.
+	resent := h.mp.Message(msgs[0].ID)
+	if got := "<" + resent.MessageID + ">"; got == e.MessageID {
+		t.Fatalf("resent with the failed email's Message-ID %s", got)
+	}
+	if link := landingURL.FindString(e.Text); link == "" || !strings.Contains(resent.Text, link) {
+		t.Fatal("the resent email does not carry the current link")
 	}
 }
 

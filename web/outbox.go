@@ -75,15 +75,22 @@ func (s *Server) resendEmail(c *fiber.Ctx) error {
 	if err != nil {
 		return fiber.ErrNotFound
 	}
-	e, err := s.ob.ResendEmail(c.UserContext(), id, actor(c))
+	r, err := s.ob.ResendEmail(c.UserContext(), id, actor(c))
 	switch {
 	case errors.Is(err, onboarding.ErrNoSMTP):
-		s.flash(c, "error", problemOf(err))
+		s.flash(c, "warn", "Not sent: no email server is configured. Set SMTP_URL to send emails.")
 	case err != nil:
-		return err
+		msg := problemOf(err)
+		if msg == "" || r == nil {
+			return err
+		}
+		s.flash(c, "error", msg)
+	case r.Email.Kind == "setup_link":
+		s.flash(c, "ok", resentWords(r))
 	default:
 		s.flash(c, "ok", "Email queued again.")
 	}
+	e := r.Email
 	back := c.Get(fiber.HeaderReferer)
 	if e.CustomerID != nil {
 		back = views.CustomerPath(*e.CustomerID)
@@ -92,4 +99,12 @@ func (s *Server) resendEmail(c *fiber.Ctx) error {
 		back = "/admin/outbox"
 	}
 	return redirect(c, back)
+}
+
+// resentWords says what a setup-link email sent again carries.
+func resentWords(r *onboarding.Resent) string {
+	if r.NewLink {
+		return "The link no longer worked, so a new link was made. Email on its way to " + r.Email.To + "."
+	}
+	return "A new email with the current link is on its way to " + r.Email.To + "."
 }

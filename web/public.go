@@ -9,6 +9,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/limiter"
 
+	"github.com/kirim-portal/portal/kirim"
 	"github.com/kirim-portal/portal/onboarding"
 	"github.com/kirim-portal/portal/store"
 	"github.com/kirim-portal/portal/views"
@@ -56,8 +57,12 @@ func (s *Server) landingView(c *fiber.Ctx, land *onboarding.Landing) (views.Page
 	if land.Status == "expired" || land.Status == "revoked" {
 		p.CSRF = s.csrfToken(c) // only the fresh-link form needs a session
 	}
-	return p, views.LandingView{Locale: locale, Product: land.Branding.ProductName, Customer: land.Customer.Name,
+	v := views.LandingView{Locale: locale, Product: land.Branding.ProductName, Customer: land.Customer.Name,
 		Status: land.Status, Token: c.Params("token"), HasEmail: land.Customer.Email != "", Support: land.Branding.SupportLine("")}
+	if land.Status == "active" && land.Customer.Status == kirim.CustomerSuspended {
+		v.Status = "on_hold" // staff suspended the customer: no way on to signup
+	}
+	return p, v
 }
 
 // landing is the page the setup email links to.
@@ -95,7 +100,7 @@ func (s *Server) connect(c *fiber.Ctx) error {
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return s.landingNotFound(c)
-	case errors.Is(err, onboarding.ErrLinkNotActive):
+	case errors.Is(err, onboarding.ErrLinkNotActive), errors.Is(err, onboarding.ErrSuspended):
 		return c.Redirect("/onboard/"+c.Params("token"), fiber.StatusSeeOther)
 	case err != nil:
 		return err

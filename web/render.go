@@ -47,6 +47,8 @@ func (s *Server) adminPage(c *fiber.Ctx, title string) views.Page {
 	p.Scripts = []string{s.assets.URL("htmx.min.js"), s.assets.URL("app.js")}
 	p.CSRF = s.csrfToken(c)
 	p.Flash = s.takeFlash(c)
+	p.Path = c.Path()
+	p.MailOff = s.ob.DevOutbox()
 	if u := staffOf(c); u != nil {
 		p.StaffEmail = u.Email
 		// The badge is a hint: a failing count leaves it out rather than the page.

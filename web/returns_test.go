@@ -284,7 +284,7 @@ func TestDashboardAndSyncAll(t *testing.T) {
 	h.srv.ob.Wait()
 
 	_, dash := staff.get("/admin/")
-	for _, want := range []string{"Expiring Soon", "expires in 23 h", "Onboarding funnel", "Median time to connect"} {
+	for _, want := range []string{"Expiring Soon", "link expires in 24 h", "Onboarding funnel", "Median time to connect"} {
 		if !strings.Contains(dash, want) {
 			t.Errorf("dashboard lacks %q", want)
 		}

@@ -72,7 +72,7 @@ func (s *Server) routes() {
 	admin.Post("/customers/:id<int>/links", s.customerAction("New setup link generated.", issueLink))
 	admin.Post("/customers/:id<int>/links/:link<int>/revoke", s.customerAction("Link revoked.", revokeLink))
 	admin.Post("/customers/:id<int>/links/:link<int>/redirects", s.customerAction("Redirect URLs saved.", updateRedirects))
-	admin.Post("/customers/:id<int>/email", s.customerAction("Setup link email queued.", sendLinkEmail))
+	admin.Post("/customers/:id<int>/email", s.sendLink)
 	admin.Post("/customers/:id<int>/follow-up", s.customerAction("Follow-up saved.", setFollowUp))
 	admin.Post("/customers/:id<int>/accounts/refresh", s.customerAction("Customer, links and accounts refreshed from Kirim.", refreshFromKirim))
 	admin.Post("/customers/:id<int>/accounts/:account<int>/sync", s.customerAction("Templates synced.", syncTemplates))

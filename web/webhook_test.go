@@ -134,7 +134,7 @@ func TestReconcileRepairsDrift(t *testing.T) {
 		}
 	}
 	_, dash := staff.get("/admin/")
-	if !strings.Contains(dash, "Last reconciliation") {
+	if !strings.Contains(dash, "Last checked") {
 		t.Fatal("the dashboard does not report the reconciliation")
 	}
 }

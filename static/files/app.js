@@ -22,6 +22,17 @@
       done();
     }
   });
+  // Confirmation dialogs: <a data-dialog="id"> opens <dialog id="id"> as a modal (the
+  // link itself renders the dialog open for browsers without JavaScript).
+  document.addEventListener("click", function (ev) {
+    var opener = ev.target.closest("[data-dialog]");
+    if (!opener) return;
+    var dialog = document.getElementById(opener.getAttribute("data-dialog"));
+    if (!dialog || !dialog.showModal) return;
+    ev.preventDefault();
+    if (dialog.open) dialog.close();
+    dialog.showModal();
+  });
   // File inputs with data-max-bytes refuse a file that is too large before it is sent
   // (the server would refuse it too, but a browser cut off mid-upload shows no page).
   document.addEventListener("change", function (ev) {

@@ -1,0 +1,78 @@
+package e2e
+
+import (
+	"testing"
+	"time"
+
+	"github.com/playwright-community/playwright-go"
+)
+
+// clicks counts the clicks a test makes, so that a task's length is asserted.
+type clicks struct{ n int }
+
+func (c *clicks) click(t *testing.T, l playwright.Locator) {
+	t.Helper()
+	c.n++
+	must(t, l.Click())
+}
+
+// aboveFold fails unless the element's bottom edge is inside the first screen.
+func aboveFold(t *testing.T, page playwright.Page, l playwright.Locator, what string) {
+	t.Helper()
+	box, err := l.BoundingBox()
+	must(t, err)
+	vp := page.ViewportSize()
+	if box == nil || box.Y+box.Height > float64(vp.Height) {
+		t.Errorf("%s is not within the first screen (%dx%d): %+v", what, vp.Width, vp.Height, box)
+	}
+}
+
+// TestMainTaskInTwoClicks: from the dashboard after sign-in, a new customer is emailed
+// their setup link with two typed fields and two clicks, everything above the fold at
+// 1366×900; the customer page then leads with its state and one action.
+func TestMainTaskInTwoClicks(t *testing.T) {
+	if mailpit == nil {
+		t.Skip("mailpit is not installed; run scripts/install-e2e-deps.sh")
+	}
+	page := newPage(t)
+	must(t, page.SetViewportSize(1366, 900))
+	signIn(t, page)
+	id := uniq()
+	name, email := "Toko Dua Klik "+id, "dua"+id+"@klik.test"
+
+	var c clicks
+	c.click(t, page.GetByRole("link", playwright.PageGetByRoleOptions{Name: "New customer", Exact: playwright.Bool(true)}))
+	must(t, expect.Locator(page.GetByLabel("Name")).ToBeFocused())
+	send := page.GetByRole("button", playwright.PageGetByRoleOptions{Name: "Create and send setup link"})
+	aboveFold(t, page, send, "Create and send setup link")
+	must(t, expect.Locator(page.GetByLabel("Kirim team (optional)")).ToBeHidden()) // under Advanced
+	shot(t, page, "new-customer-form")
+	must(t, page.GetByLabel("Name").Fill(name))
+	must(t, page.GetByLabel("Email", playwright.PageGetByLabelOptions{Exact: playwright.Bool(true)}).Fill(email))
+	c.click(t, send)
+	must(t, expect.Locator(page.GetByRole("status")).ToContainText("Setup link email on its way to "+email))
+	if msgs := mailpit.For(t).WaitForSearch("to:"+email, 1, 15*time.Second); len(msgs) != 1 {
+		t.Fatalf("%d emails to %s", len(msgs), email)
+	}
+	if c.n > 3 {
+		t.Errorf("the main task took %d clicks", c.n)
+	}
+
+	// The customer page: one header with the state and one primary action.
+	must(t, expect.Locator(page.Locator("#state-title")).ToHaveText("Waiting for the customer"))
+	must(t, expect.Locator(page.Locator(".state-head")).ToContainText("The link works until"))
+	must(t, expect.Locator(page.Locator(".state-head .btn")).ToHaveCount(1))
+	must(t, expect.Locator(page.Locator(".state-head .btn")).ToHaveText("Resend link"))
+	aboveFold(t, page, page.Locator(".state-head .btn"), "Resend link")
+	must(t, expect.Locator(page.Locator("header.bar nav a[aria-current=page]")).ToHaveText("Customers"))
+	must(t, expect.Locator(page.GetByText("Developer details")).ToBeVisible())
+	must(t, expect.Locator(page.GetByText("Kirim customer id")).ToBeHidden())
+	shot(t, page, "customer-waiting")
+
+	// Resend: a second email, said so.
+	c.click(t, page.GetByRole("button", playwright.PageGetByRoleOptions{Name: "Resend link"}))
+	must(t, expect.Locator(page.GetByRole("status")).ToContainText("A new email with the current link is on its way to "+email))
+	if msgs := mailpit.For(t).WaitForSearch("to:"+email, 2, 15*time.Second); len(msgs) != 2 {
+		t.Fatalf("%d emails to %s after resend", len(msgs), email)
+	}
+}

@@ -1,0 +1,176 @@
+package web
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kirim-portal/portal/store"
+)
+
+// stateHead is the customer page's header: its title and its primary action.
+func stateHead(t *testing.T, body string) (title, action string) {
+	t.Helper()
+	m := regexp.MustCompile(`(?s)<section class="state-head[^"]*".*?<h2 id="state-title">(.*?)</h2>.*?</div>(.*?)</section>`).FindStringSubmatch(body)
+	if m == nil {
+		t.Fatal("the customer page has no state header")
+	}
+	a := regexp.MustCompile(`<(?:button|a) class="btn"[^>]*>([^<]+)<`).FindStringSubmatch(m[2])
+	if a == nil {
+		return m[1], ""
+	}
+	return m[1], a[1]
+}
+
+// TestCustomerPageLeadsWithItsState: the header says where the customer is and offers
+// one next action, through every state a customer passes.
+func TestCustomerPageLeadsWithItsState(t *testing.T) {
+	h := newHarness(t, withMailpit)
+	staff := h.signedIn()
+	ctx := context.Background()
+
+	// The new-customer form: two fields and one primary button; the rest under Advanced.
+	_, form := staff.get("/admin/customers/new")
+	for _, want := range []string{`<button class="btn" type="submit" name="send_email" value="1">Create and send setup link</button>`,
+		`<button class="btn secondary" type="submit" name="send_email" value="0">Create without sending</button>`,
+		`<details class="advanced">`, `<label for="f-email">Email</label>`} {
+		if !strings.Contains(form, want) {
+			t.Fatalf("the new-customer form lacks %s", want)
+		}
+	}
+	if strings.Index(form, `name="team_id"`) < strings.Index(form, "<summary>Advanced") {
+		t.Fatal("the team id is not under Advanced")
+	}
+	// Sending needs an email address: a clear message, and nothing made.
+	_, page := staff.get("/admin/customers/new")
+	intent := regexp.MustCompile(`name="intent" value="([^"]+)"`).FindStringSubmatch(page)[1]
+	resp, body := staff.post("/admin/customers", url.Values{"name": {"Tanpa Surel"}, "send_email": {"1"}, "intent": {intent}})
+	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "Enter an email address to send the setup link to.") {
+		t.Fatalf("send without email: %d", resp.StatusCode)
+	}
+	if n, _ := h.db.CountCustomers(ctx); n.All != 0 {
+		t.Fatalf("%d customers made by a refused form", n.All)
+	}
+
+	// Created without sending: the one action is sending.
+	quiet := staff.createCustomer(url.Values{"name": {"Toko Diam"}, "email": {"diam@toko.test"}, "send_email": {"0"}})
+	_, body = staff.get(quiet)
+	if title, action := stateHead(t, body); title != "No setup link sent yet" || action != "Send setup link" {
+		t.Fatalf("created, not sent: %q [%s]", title, action)
+	}
+
+	// Created and sent: waiting, with the expiry in the customer's zone, and Resend.
+	page = staff.createCustomer(url.Values{"name": {"Toko Tunggu"}, "email": {"tunggu@toko.test"}, "locale": {"id"}, "send_email": {"1"}})
+	_, body = staff.get(page)
+	if !strings.Contains(body, `flash ok" role="status">Customer Toko Tunggu created. Setup link email on its way to tunggu@toko.test.`) {
+		t.Fatal("no flash saying the email is on its way")
+	}
+	title, action := stateHead(t, body)
+	if title != "Waiting for the customer" || action != "Resend link" {
+		t.Fatalf("sent: %q [%s]", title, action)
+	}
+	if !regexp.MustCompile(`The link works until \w{3} \d{1,2} \w{3}, \d\d:\d\d WIB \(in 7 days\)`).MatchString(body) {
+		t.Fatal("the expiry is not in the customer's zone (WIB) or not rounded to 7 days")
+	}
+	for _, jargon := range []string{"Kirim id", "phone_number_id", "csl_", "last4", "Redirects…", "Reconcile now"} {
+		main := body[:strings.Index(body, `<details class="card developer">`)]
+		if strings.Contains(main, jargon) {
+			t.Errorf("the main view shows %q", jargon)
+		}
+	}
+	if dev := body[strings.Index(body, `<details class="card developer">`):]; !strings.Contains(dev, "cus_") || !strings.Contains(dev, "csl_") {
+		t.Error("Developer details do not hold the ids")
+	}
+	if !strings.Contains(body, `<a href="/admin/customers" aria-current="page">`) {
+		t.Error("the navigation does not mark Customers as current")
+	}
+
+	// Resend: a new email (its own Message-ID) with the same, current link.
+	mp := h.mp.WaitFor(1, 10*time.Second)
+	staff.post(page+"/email", nil)
+	msgs := h.mp.WaitFor(2, 10*time.Second)
+	if len(mp) != 1 || len(msgs) != 2 {
+		t.Fatalf("%d then %d emails", len(mp), len(msgs))
+	}
+	first, second := h.mp.Message(msgs[1].ID), h.mp.Message(msgs[0].ID)
+	if first.MessageID == second.MessageID || landingURL.FindString(first.Text) != landingURL.FindString(second.Text) {
+		t.Fatal("resend did not send a new email with the current link")
+	}
+
+	// Revoke: the stage leaves "link sent", and the one action is a fresh link.
+	c := h.customerAt(t, page)
+	links, _ := h.db.SetupLinks(ctx, c.ID)
+	if !strings.Contains(body, `<dialog id="revoke-`+itoa(links[0].ID)+`"`) || !strings.Contains(body, "can ask for a fresh link") {
+		t.Fatal("revoking is not confirmed in a dialog that says what happens")
+	}
+	staff.post(page+"/links/"+itoa(links[0].ID)+"/revoke", nil)
+	if c = h.customerAt(t, page); c.Stage != "created" {
+		t.Fatalf("stage %s after revoking the only link", c.Stage)
+	}
+	_, body = staff.get(page)
+	if title, action := stateHead(t, body); title != "Link revoked" || action != "Send a fresh link" {
+		t.Fatalf("revoked: %q [%s]", title, action)
+	}
+	// Resending the revoked link's email makes a new link rather than sending a dead one.
+	emails, _ := h.db.Emails(ctx, c.ID, 10)
+	resp, _ = staff.post("/admin/outbox/"+itoa(emails[0].ID)+"/resend", nil)
+	_, body = staff.get(resp.Header.Get("Location"))
+	if !strings.Contains(body, "The link no longer worked, so a new link was made.") {
+		t.Fatal("resending a dead link's email does not say a new link was made")
+	}
+	if title, _ := stateHead(t, body); title != "Waiting for the customer" {
+		t.Fatalf("after resend: %q", title)
+	}
+
+	// Suspended: explained and confirmed; the customer cannot go on to signup.
+	if !strings.Contains(body, `<dialog id="suspend"`) || !strings.Contains(body, "cannot connect a number") {
+		t.Fatal("suspending is not explained and confirmed")
+	}
+	staff.post(page+"/suspend", nil)
+	_, body = staff.get(page)
+	if title, action := stateHead(t, body); title != "Suspended" || action != "Lift suspension" {
+		t.Fatalf("suspended: %q [%s]", title, action)
+	}
+	token := strings.TrimPrefix(landingURL.FindString(h.mp.Message(h.mp.WaitFor(3, 10*time.Second)[0].ID).Text), h.URL)
+	visitor := h.browser()
+	if _, land := visitor.get(token); !strings.Contains(land, "Penyiapan Anda sedang ditunda") || strings.Contains(land, "/connect") {
+		t.Fatal("a suspended customer's landing page still offers to connect")
+	}
+	if resp, _ := visitor.get(token + "/connect"); resp.StatusCode != http.StatusSeeOther || strings.Contains(resp.Header.Get("Location"), "sandbox") {
+		t.Fatalf("connect while suspended: %d to %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if contains(h.events(c.ID), string(store.EventLandingClicked)) {
+		t.Fatal("a suspended customer's click was recorded as a departure to signup")
+	}
+
+	// Without JavaScript, the confirm link renders its dialog open.
+	staff.post(page+"/unsuspend", nil)
+	if _, body = staff.get(page + "?confirm=archive"); !strings.Contains(body, `<dialog id="archive" class="confirm-dialog" aria-labelledby="archive-title" open>`) {
+		t.Fatal("?confirm=archive does not open the archive dialog")
+	}
+}
+
+// TestNoFalseSuccessWithoutSMTP: without an email server every admin page says so, a
+// send is a warning, and the customer does not move to "link sent".
+func TestNoFalseSuccessWithoutSMTP(t *testing.T) {
+	h := newHarness(t) // dev outbox
+	staff := h.signedIn()
+	page := staff.createCustomer(url.Values{"name": {"Toko Sepi"}, "email": {"sepi@toko.test"}, "send_email": {"1"}})
+	for _, path := range []string{"/admin/", "/admin/customers", page, "/admin/settings/branding"} {
+		if _, body := staff.get(path); !strings.Contains(body, "Emails are not being sent:</strong> no email server is configured") {
+			t.Errorf("%s has no banner saying emails are not sent", path)
+		}
+	}
+	staff.post(page+"/email", nil)
+	_, body := staff.get(page)
+	if !strings.Contains(body, `flash warn" role="status">Saved — not sent: no email server is configured.`) || strings.Contains(body, "flash ok") {
+		t.Fatal("a send without an email server is not a warning")
+	}
+	if c := h.customerAt(t, page); c.Stage != "link_issued" {
+		t.Fatalf("stage %s", c.Stage)
+	}
+}
