@@ -93,7 +93,7 @@ func TestFullJourney(t *testing.T) {
 	shot(t, staff, "customer-connected")
 	_, err = staff.Goto(portalURL + "/admin/")
 	must(t, err)
-	must(t, expect.Locator(staff.Locator(".funnel-table")).ToContainText("Connected"))
+	must(t, expect.Locator(staff.Locator(".funnel-bars")).ToContainText("Connected"))
 	shot(t, staff, "dashboard")
 }
 

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -75,4 +76,30 @@ func TestMainTaskInTwoClicks(t *testing.T) {
 	if msgs := mailpit.For(t).WaitForSearch("to:"+email, 2, 15*time.Second); len(msgs) != 2 {
 		t.Fatalf("%d emails to %s after resend", len(msgs), email)
 	}
+
+	// On a phone, the list is cards with the state and next step, not a wide table.
+	must(t, page.SetViewportSize(390, 844))
+	_, err := page.Goto(portalURL + "/admin/customers?sort=activity")
+	must(t, err)
+	card := page.Locator(".table-wrap.cards tbody tr").First()
+	must(t, expect.Locator(card).ToContainText(name))
+	must(t, expect.Locator(card).ToContainText("Waiting for the customer"))
+	must(t, expect.Locator(card).ToContainText("Link expires in 7 days"))
+	display, err := card.Evaluate("tr => getComputedStyle(tr).display", nil)
+	must(t, err)
+	overflow, err := page.Evaluate(`document.documentElement.scrollWidth - window.innerWidth`)
+	must(t, err)
+	if display != "block" || fmt.Sprint(overflow) != "0" {
+		t.Errorf("the list on a phone: rows display %v, %v px wider than the screen", display, overflow)
+	}
+	shot(t, page, "customers-phone")
+
+	// The dashboard: a range, labelled funnel bars, New customer at hand.
+	must(t, page.SetViewportSize(1366, 900))
+	_, err = page.Goto(portalURL + "/admin/?range=week")
+	must(t, err)
+	must(t, expect.Locator(page.Locator(".funnel-bars li").First()).ToContainText("Created"))
+	must(t, expect.Locator(page.GetByRole("link", playwright.PageGetByRoleOptions{Name: "This week"})).ToHaveAttribute("aria-current", "page"))
+	must(t, expect.Locator(page.GetByRole("link", playwright.PageGetByRoleOptions{Name: "New customer"})).ToBeVisible())
+	shot(t, page, "dashboard-week")
 }

@@ -38,7 +38,11 @@ type Customer struct {
 	FollowUpPaused bool
 	ArchivedAt     *time.Time
 	// Phones lists the customer's WhatsApp numbers (filled by the list query).
-	Phones         []string
+	Phones []string
+	// LastActivity is the newest event on its timeline; LinkExpires when its newest
+	// active link expires (nil: no active link).
+	LastActivity   time.Time
+	LinkExpires    *time.Time
 	KirimCreatedAt time.Time
 	KirimUpdatedAt time.Time
 	SyncedAt       time.Time
@@ -62,7 +66,9 @@ type CustomerMirror struct {
 
 const customerColumns = `c.id, c.kirim_id, c.name, c.email, c.status, c.metadata, c.team_id, c.locale, c.stage,
 	c.stage_reason, c.archived_at, c.kirim_created_at, c.kirim_updated_at, c.synced_at, c.created_at, c.updated_at,
-	c.kirim_internal_id, c.time_zone, c.follow_up_paused, ` + phonesColumn
+	c.kirim_internal_id, c.time_zone, c.follow_up_paused, ` + phonesColumn + `,
+	(SELECT last_at FROM customer_milestones m WHERE m.customer_id = c.id),
+	(SELECT max(expires_at) FROM setup_links l WHERE l.customer_id = c.id AND l.status = 'active')`
 
 // phonesColumn lists a customer's WhatsApp numbers.
 const phonesColumn = `(SELECT group_concat(phone_number, ' ') FROM whatsapp_accounts a WHERE a.customer_id = c.id AND a.phone_number IS NOT NULL)`
@@ -78,20 +84,24 @@ func scanCustomer(row interface{ Scan(...any) error }) (*Customer, error) {
 
 // customerScan holds what a row scan needs beside the customer's own fields.
 type customerScan struct {
-	email, metadata, team, reason, internal, zone, phones sql.NullString
-	archived                                              nullTime
+	email, metadata, team, reason, internal, zone, phones, last sql.NullString
+	archived, linkExpires                                       nullTime
 }
 
 // dest lists the scan destinations of customerColumns; done finishes the customer.
 func (c *Customer) dest(cs *customerScan) []any {
 	return []any{&c.ID, &c.KirimID, &c.Name, &cs.email, &c.Status, &cs.metadata, &cs.team, &c.Locale, &c.Stage,
 		&cs.reason, &cs.archived, timeCol{&c.KirimCreatedAt}, timeCol{&c.KirimUpdatedAt}, timeCol{&c.SyncedAt},
-		timeCol{&c.CreatedAt}, timeCol{&c.UpdatedAt}, &cs.internal, &cs.zone, &c.FollowUpPaused, &cs.phones}
+		timeCol{&c.CreatedAt}, timeCol{&c.UpdatedAt}, &cs.internal, &cs.zone, &c.FollowUpPaused, &cs.phones, &cs.last, &cs.linkExpires}
 }
 
 func (c *Customer) done(cs *customerScan) *Customer {
 	c.Email, c.TeamID, c.StageReason, c.ArchivedAt = cs.email.String, cs.team.String, cs.reason.String, cs.archived.T
 	c.KirimInternalID, c.TimeZone = cs.internal.String, cs.zone.String
+	c.LastActivity, c.LinkExpires = c.CreatedAt, cs.linkExpires.T
+	if cs.last.Valid {
+		c.LastActivity = parseTime(cs.last.String)
+	}
 	if cs.metadata.Valid {
 		json.Unmarshal([]byte(cs.metadata.String), &c.Metadata)
 	}
@@ -264,6 +274,9 @@ type CustomerFilter struct {
 	// ExternalRef and Email match exactly (the email in any case): the API's lookups.
 	ExternalRef string
 	Email       string
+	// ByActivity orders by last activity, newest first (without a search; a search
+	// orders newest first).
+	ByActivity bool
 	// After is the cursor of the previous page's last row; empty for the first page.
 	After string
 	Limit int
@@ -278,6 +291,21 @@ type CustomerPage struct {
 
 func encodeCursor(id int64) string {
 	return base64.RawURLEncoding.EncodeToString([]byte("c" + strconv.FormatInt(id, 10)))
+}
+
+// activityCursor is the cursor of a page by last activity: the last row's time and id.
+func activityCursor(c *Customer) string {
+	return base64.RawURLEncoding.EncodeToString([]byte("a" + formatTime(c.LastActivity) + "|" + strconv.FormatInt(c.ID, 10)))
+}
+
+func decodeActivityCursor(s string) (string, int64, bool) {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	at, id, found := strings.Cut(string(b), "|")
+	if err != nil || !found || len(at) < 2 || at[0] != 'a' {
+		return "", 0, false
+	}
+	n, err := strconv.ParseInt(id, 10, 64)
+	return at[1:], n, err == nil && n > 0
 }
 
 func decodeCursor(s string) (int64, bool) {
@@ -298,6 +326,9 @@ func (db *DB) Customers(ctx context.Context, f CustomerFilter) (*CustomerPage, e
 	if f.Limit <= 0 || f.Limit > 200 {
 		f.Limit = 25
 	}
+	if f.ByActivity && CleanSearch(f.Search) == "" {
+		return db.customersByActivity(ctx, f)
+	}
 	before := int64(1<<63 - 1)
 	if f.After != "" {
 		id, ok := decodeCursor(f.After)
@@ -306,20 +337,7 @@ func (db *DB) Customers(ctx context.Context, f CustomerFilter) (*CustomerPage, e
 		}
 		before = id
 	}
-	var where []string
-	var args []any
-	if f.Status != "" {
-		where, args = append(where, "c.status = ?"), append(args, f.Status)
-	}
-	if f.Stage != "" {
-		where, args = append(where, "c.stage = ?"), append(args, f.Stage)
-	}
-	if f.ExternalRef != "" {
-		where, args = append(where, "json_extract(c.metadata, '$.external_ref') = ?"), append(args, f.ExternalRef)
-	}
-	if f.Email != "" {
-		where, args = append(where, "c.email = ? COLLATE NOCASE"), append(args, f.Email)
-	}
+	where, args := f.conditions()
 	q := CleanSearch(f.Search)
 	var rows []*Customer
 	var err error
@@ -343,6 +361,58 @@ func (db *DB) Customers(ctx context.Context, f CustomerFilter) (*CustomerPage, e
 		page.Next = encodeCursor(page.Customers[f.Limit-1].ID)
 	}
 	return page, nil
+}
+
+// conditions are the filter's exact matches, as SQL on customers c.
+func (f CustomerFilter) conditions() (where []string, args []any) {
+	if f.Status != "" {
+		where, args = append(where, "c.status = ?"), append(args, f.Status)
+	}
+	if f.Stage != "" {
+		where, args = append(where, "c.stage = ?"), append(args, f.Stage)
+	}
+	if f.ExternalRef != "" {
+		where, args = append(where, "json_extract(c.metadata, '$.external_ref') = ?"), append(args, f.ExternalRef)
+	}
+	if f.Email != "" {
+		where, args = append(where, "c.email = ? COLLATE NOCASE"), append(args, f.Email)
+	}
+	return where, args
+}
+
+// customersByActivity is a page of customers by last activity, newest first, walking
+// the milestones' index.
+func (db *DB) customersByActivity(ctx context.Context, f CustomerFilter) (*CustomerPage, error) {
+	where, args := f.conditions()
+	if f.After != "" {
+		at, id, ok := decodeActivityCursor(f.After)
+		if !ok {
+			return nil, fmt.Errorf("store: customers: bad cursor: %w", ErrNotFound)
+		}
+		where, args = append(where, "(m.last_at < ? OR (m.last_at = ? AND m.customer_id < ?))"), append(args, at, at, id)
+	}
+	q := `SELECT ` + customerColumns + ` FROM customer_milestones m JOIN customers c ON c.id = m.customer_id`
+	if len(where) > 0 {
+		q += ` WHERE ` + strings.Join(where, " AND ")
+	}
+	rows, err := db.query(ctx, q+` ORDER BY m.last_at DESC, m.customer_id DESC LIMIT ?`, append(args, f.Limit+1)...)
+	if err != nil {
+		return nil, fmt.Errorf("store: customers by activity: %w", err)
+	}
+	defer rows.Close()
+	page := &CustomerPage{}
+	for rows.Next() {
+		c, err := scanCustomer(rows)
+		if err != nil {
+			return nil, err
+		}
+		page.Customers = append(page.Customers, c)
+	}
+	if len(page.Customers) > f.Limit {
+		page.Customers = page.Customers[:f.Limit]
+		page.Next = activityCursor(page.Customers[f.Limit-1])
+	}
+	return page, rows.Err()
 }
 
 // likeEscaper escapes LIKE's wildcards; the queries name the backslash as ESCAPE.

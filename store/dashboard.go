@@ -6,17 +6,25 @@ import (
 	"time"
 )
 
-// FunnelCounts counts, per event kind, the customers that have at least one such event.
-func (db *DB) FunnelCounts(ctx context.Context, kinds ...EventKind) (map[EventKind]int, error) {
-	out := map[EventKind]int{}
-	for _, k := range kinds {
-		var n int
-		if err := db.queryRow(ctx, `SELECT count(DISTINCT customer_id) FROM events WHERE kind = ?`, k).Scan(&n); err != nil {
-			return nil, fmt.Errorf("store: funnel: %w", err)
-		}
-		out[k] = n
+// Cohort is what the customers created in a range of days reached: how many were
+// created, and how many of them were ever emailed, opened the page, started the
+// signup, connected, or failed. Kept by triggers (migration 00014): a range sums one
+// row per day, whatever the number of customers and events.
+type Cohort struct {
+	Created, Emailed, Opened, Started, Connected, Failed int
+}
+
+// CohortOf sums the cohorts of the days from..to (YYYY-MM-DD, both included, UTC).
+func (db *DB) CohortOf(ctx context.Context, from, to string) (Cohort, error) {
+	var c Cohort
+	err := db.queryRow(ctx, `SELECT coalesce(sum(created), 0), coalesce(sum(emailed), 0), coalesce(sum(opened), 0),
+		coalesce(sum(started), 0), coalesce(sum(connected), 0), coalesce(sum(failed), 0)
+		FROM cohort_days WHERE day BETWEEN ? AND ?`, from, to).
+		Scan(&c.Created, &c.Emailed, &c.Opened, &c.Started, &c.Connected, &c.Failed)
+	if err != nil {
+		return c, fmt.Errorf("store: cohort: %w", err)
 	}
-	return out, nil
+	return c, nil
 }
 
 // ReasonCount is how often a failure reason occurred.
@@ -25,10 +33,11 @@ type ReasonCount struct {
 	N      int
 }
 
-// FailureReasons counts failed signups by reason, most frequent first.
-func (db *DB) FailureReasons(ctx context.Context) ([]ReasonCount, error) {
-	rows, err := db.query(ctx, `SELECT coalesce(json_extract(detail, '$.reason'), 'unknown') AS reason, count(*) AS n
-		FROM events WHERE kind = ? GROUP BY reason ORDER BY n DESC, reason LIMIT 20`, EventSignupFailed)
+// FailureReasons counts the failed signups of the customers created from..to, by
+// reason, most frequent first.
+func (db *DB) FailureReasons(ctx context.Context, from, to string) ([]ReasonCount, error) {
+	rows, err := db.query(ctx, `SELECT reason, sum(n) AS total FROM cohort_failures WHERE day BETWEEN ? AND ?
+		GROUP BY reason ORDER BY total DESC, reason LIMIT 20`, from, to)
 	if err != nil {
 		return nil, fmt.Errorf("store: failure reasons: %w", err)
 	}
@@ -44,22 +53,28 @@ func (db *DB) FailureReasons(ctx context.Context) ([]ReasonCount, error) {
 	return out, rows.Err()
 }
 
-// TimesToConnect returns, for each connected customer, how long it took from creation to
-// the first connected account.
-func (db *DB) TimesToConnect(ctx context.Context) ([]time.Duration, error) {
-	rows, err := db.query(ctx, `SELECT c.created_at, min(e.created_at) FROM events e JOIN customers c ON c.id = e.customer_id
-		WHERE e.kind = ? GROUP BY e.customer_id`, EventAccountConnected)
+// ConnectBuckets are the upper bounds of the buckets that times to connect are counted
+// in (the last is open-ended); the triggers of migration 00014 use the same bounds.
+var ConnectBuckets = []time.Duration{5 * time.Minute, 15 * time.Minute, 30 * time.Minute, time.Hour, 2 * time.Hour,
+	4 * time.Hour, 8 * time.Hour, 24 * time.Hour, 48 * time.Hour, 72 * time.Hour, 7 * 24 * time.Hour, 14 * 24 * time.Hour, 0}
+
+// ConnectTimes counts, per bucket of ConnectBuckets, how long the customers created
+// from..to took from creation to their first connected number.
+func (db *DB) ConnectTimes(ctx context.Context, from, to string) ([]int, error) {
+	out := make([]int, len(ConnectBuckets))
+	rows, err := db.query(ctx, `SELECT bucket, sum(n) FROM cohort_connect_times WHERE day BETWEEN ? AND ? GROUP BY bucket`, from, to)
 	if err != nil {
-		return nil, fmt.Errorf("store: times to connect: %w", err)
+		return nil, fmt.Errorf("store: connect times: %w", err)
 	}
 	defer rows.Close()
-	var out []time.Duration
 	for rows.Next() {
-		var created, connected time.Time
-		if err := rows.Scan(timeCol{&created}, timeCol{&connected}); err != nil {
+		var b, n int
+		if err := rows.Scan(&b, &n); err != nil {
 			return nil, err
 		}
-		out = append(out, connected.Sub(created))
+		if b >= 0 && b < len(out) {
+			out[b] = n
+		}
 	}
 	return out, rows.Err()
 }

@@ -22,7 +22,7 @@ var customerStatuses = []string{kirim.CustomerPending, kirim.CustomerActive, kir
 
 func customersHref(f views.CustomerFilter, after string) string {
 	q := url.Values{}
-	for k, v := range map[string]string{"q": f.Q, "status": f.Status, "stage": f.Stage, "after": after} {
+	for k, v := range map[string]string{"q": f.Q, "status": f.Status, "stage": f.Stage, "sort": f.Sort, "after": after} {
 		if v != "" {
 			q.Set(k, v)
 		}
@@ -35,9 +35,11 @@ func customersHref(f views.CustomerFilter, after string) string {
 
 func (s *Server) listCustomers(c *fiber.Ctx) error {
 	ctx := c.UserContext()
+	now := time.Now()
 	f := listFilter(c)
 	after := c.Query("after")
-	page, err := s.db.Customers(ctx, store.CustomerFilter{Status: f.Status, Stage: f.Stage, Search: f.Q, After: after, Limit: 25})
+	page, err := s.db.Customers(ctx, store.CustomerFilter{Status: f.Status, Stage: f.Stage, Search: f.Q, After: after, Limit: 25,
+		ByActivity: f.Sort == "activity"})
 	if errors.Is(err, store.ErrNotFound) { // a mangled cursor: start over
 		return c.Redirect(customersHref(f, ""), fiber.StatusSeeOther)
 	}
@@ -57,11 +59,15 @@ func (s *Server) listCustomers(c *fiber.Ctx) error {
 	}
 	for _, cu := range page.Customers {
 		v.Rows = append(v.Rows, views.CustomerRow{ID: cu.ID, Name: cu.Name, Email: cu.Email, Status: cu.Status,
-			Stage: cu.Stage, StageReason: cu.StageReason, Phones: cu.Phones, CreatedAt: cu.CreatedAt})
+			Stage: cu.Stage, StageReason: cu.StageReason, Phones: cu.Phones, CreatedAt: cu.CreatedAt,
+			LastActivity: cu.LastActivity, LinkExpires: cu.LinkExpires, Now: now})
 	}
 	if page.Next != "" {
 		v.NextHref = customersHref(f, page.Next)
 	}
+	byActivity, newest := f, f
+	byActivity.Sort, newest.Sort = "activity", ""
+	v.SortHrefs = [2]string{customersHref(newest, ""), customersHref(byActivity, "")}
 	if after != "" {
 		v.FirstHref = customersHref(f, "")
 	}

@@ -3,7 +3,6 @@ package web
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -14,34 +13,42 @@ import (
 	"github.com/kirim-portal/portal/views"
 )
 
-// funnelSteps are the dashboard's funnel: an event kind per step, and the stage filter
-// its row links to. The failed step is measured against the started one, and is not a
-// step the others count from.
-var funnelSteps = []struct {
-	label  string
-	kind   store.EventKind
-	stage  string
-	failed bool
-}{
-	{"Created", "", "", false},
-	{"Emailed", store.EventEmailQueued, onboarding.StageLinkSent, false},
-	{"Opened", store.EventLandingOpened, onboarding.StageOpened, false},
-	{"Started", store.EventLandingClicked, onboarding.StageStarted, false},
-	{"Connected", store.EventAccountConnected, onboarding.StageConnected, false},
-	{"Failed", store.EventSignupFailed, onboarding.StageFailed, true},
+// dateRange is the dashboard's cohort: the customers created from..to (UTC days, both
+// included). Preset is week, 30d, all or custom.
+type dateRange struct {
+	Preset, From, To, Problem string
 }
 
-func humanDuration(d time.Duration) string {
-	switch {
-	case d < time.Minute:
-		return fmt.Sprintf("%d s", int(d.Seconds()))
-	case d < time.Hour:
-		return fmt.Sprintf("%d min", int(d.Minutes()))
-	case d < 48*time.Hour:
-		return fmt.Sprintf("%.1f h", d.Hours())
-	default:
-		return fmt.Sprintf("%.1f days", d.Hours()/24)
+const dayLayout = "2006-01-02"
+
+// rangeOf reads the range from the query: a preset, or custom from and to. A custom
+// range that cannot be read says why and shows the last 30 days.
+func rangeOf(c *fiber.Ctx, now time.Time) dateRange {
+	today := now.UTC().Truncate(24 * time.Hour)
+	r := dateRange{Preset: c.Query("range", "30d"), To: today.Format(dayLayout)}
+	switch r.Preset {
+	case "week":
+		monday := today.AddDate(0, 0, -((int(today.Weekday()) + 6) % 7))
+		r.From = monday.Format(dayLayout)
+		return r
+	case "all":
+		r.From = "0000-01-01"
+		return r
+	case "custom":
+		from, err1 := time.Parse(dayLayout, c.Query("from"))
+		to, err2 := time.Parse(dayLayout, c.Query("to"))
+		switch {
+		case err1 != nil || err2 != nil:
+			r.Problem = "Enter both dates of the range, as year-month-day."
+		case to.Before(from):
+			r.Problem = "The range ends before it starts."
+		default:
+			r.From, r.To = from.Format(dayLayout), to.Format(dayLayout)
+			return r
+		}
 	}
+	r.Preset, r.From = "30d", today.AddDate(0, 0, -29).Format(dayLayout)
+	return r
 }
 
 func (s *Server) dashboard(c *fiber.Ctx) error {
@@ -50,23 +57,29 @@ func (s *Server) dashboard(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	v := views.DashboardView{Total: counts.All, MedianConnect: "—"}
+	r := rangeOf(c, time.Now())
+	v := views.DashboardView{Total: counts.All, MedianConnect: "—", Preset: r.Preset, From: r.From, To: r.To, RangeProblem: r.Problem}
+	if r.Preset == "all" {
+		v.From = ""
+	}
+	for _, p := range []struct{ key, label string }{{"week", "This week"}, {"30d", "Last 30 days"}, {"all", "All time"}} {
+		v.Ranges = append(v.Ranges, views.CountLink{Label: p.label, Href: "/admin/?range=" + p.key, Active: r.Preset == p.key})
+	}
 	for _, st := range customerStatuses {
 		v.Counts = append(v.Counts, views.CountLink{Label: strings.ToUpper(st[:1]) + st[1:], N: counts.ByStatus[st],
 			Href: customersHref(views.CustomerFilter{Status: st}, "")})
 	}
-	if v.Funnel, err = s.funnel(ctx, counts.All); err != nil {
-		return err
-	}
-	times, err := s.db.TimesToConnect(ctx)
+	cohort, err := s.db.CohortOf(ctx, r.From, r.To)
 	if err != nil {
 		return err
 	}
-	if len(times) > 0 {
-		slices.Sort(times)
-		v.MedianConnect = humanDuration(times[len(times)/2])
+	v.Funnel = funnel(cohort)
+	times, err := s.db.ConnectTimes(ctx, r.From, r.To)
+	if err != nil {
+		return err
 	}
-	reasons, err := s.db.FailureReasons(ctx)
+	v.MedianConnect = medianBucket(times)
+	reasons, err := s.db.FailureReasons(ctx, r.From, r.To)
 	if err != nil {
 		return err
 	}
@@ -82,39 +95,70 @@ func (s *Server) dashboard(c *fiber.Ctx) error {
 	return s.render(c, views.DashboardPage(s.adminPage(c, "Dashboard"), v))
 }
 
-// funnel draws the funnel's bars from the customers who reached each step.
-func (s *Server) funnel(ctx context.Context, total int) ([]views.FunnelStep, error) {
-	var kinds []store.EventKind
-	for _, f := range funnelSteps[1:] {
-		kinds = append(kinds, f.kind)
+// medianBucket says within which bucket half of the connected customers connected.
+func medianBucket(counts []int) string {
+	total := 0
+	for _, n := range counts {
+		total += n
 	}
-	reached, err := s.db.FunnelCounts(ctx, kinds...)
-	if err != nil {
-		return nil, err
+	if total == 0 {
+		return "—"
 	}
-	var steps []views.FunnelStep
-	prev := total
-	for i, f := range funnelSteps {
-		n := total
-		if f.kind != "" {
-			n = reached[f.kind]
+	seen := 0
+	for i, n := range counts {
+		if seen += n; 2*seen >= total {
+			if bound := store.ConnectBuckets[i]; bound > 0 {
+				return "under " + boundWords(bound)
+			}
+			return "over " + boundWords(store.ConnectBuckets[i-1])
 		}
-		step := views.FunnelStep{Label: f.label, N: n, Href: customersHref(views.CustomerFilter{Stage: f.stage}, "")}
-		if total > 0 {
-			step.Width = n * 100 / total
-		}
-		switch {
-		case i == 0:
-			step.Rate = "—"
-		case f.failed:
-			step.Rate = percent(n, reached[store.EventLandingClicked]) + " of started"
-		default:
-			step.Rate = percent(n, prev)
-			prev = n
-		}
-		steps = append(steps, step)
 	}
-	return steps, nil
+	return "—"
+}
+
+// boundWords says a round duration: "15 min", "4 h", "7 days".
+func boundWords(d time.Duration) string {
+	switch {
+	case d >= 48*time.Hour:
+		return fmt.Sprintf("%d days", int(d.Hours()/24))
+	case d >= time.Hour:
+		return fmt.Sprintf("%d h", int(d.Hours()))
+	}
+	return fmt.Sprintf("%d min", int(d.Minutes()))
+}
+
+// funnel draws the cohort's funnel: each step counted and compared with the step before;
+// failures are compared with the customers who started.
+func funnel(c store.Cohort) []views.FunnelStep {
+	steps := []struct {
+		label, stage string
+		n            int
+	}{
+		{"Created", "", c.Created},
+		{"Emailed", onboarding.StageLinkSent, c.Emailed},
+		{"Opened the page", onboarding.StageOpened, c.Opened},
+		{"Started signup", onboarding.StageStarted, c.Started},
+		{"Connected", onboarding.StageConnected, c.Connected},
+	}
+	var out []views.FunnelStep
+	prev := c.Created
+	for i, st := range steps {
+		f := views.FunnelStep{Label: st.label, N: st.n, Href: customersHref(views.CustomerFilter{Stage: st.stage}, ""), Rate: "—"}
+		if c.Created > 0 {
+			f.Width = st.n * 100 / c.Created
+		}
+		if i > 0 {
+			f.Rate = percent(st.n, prev) + " of the step before"
+		}
+		prev = st.n
+		out = append(out, f)
+	}
+	failed := views.FunnelStep{Label: "Failed", N: c.Failed, Href: customersHref(views.CustomerFilter{Stage: onboarding.StageFailed}, ""),
+		Rate: percent(c.Failed, c.Started) + " of those who started", Failed: true}
+	if c.Created > 0 {
+		failed.Width = c.Failed * 100 / c.Created
+	}
+	return append(out, failed)
 }
 
 // needsAttention sums up the needs-attention queue by reason, and lists the links that

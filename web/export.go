@@ -24,6 +24,9 @@ const exportPage = 200
 func listFilter(c *fiber.Ctx) views.CustomerFilter {
 	f := views.CustomerFilter{Q: store.CleanSearch(c.FormValue("q", c.Query("q"))), Status: c.FormValue("status", c.Query("status")),
 		Stage: c.FormValue("stage", c.Query("stage"))}
+	if c.Query("sort") == "activity" {
+		f.Sort = "activity"
+	}
 	if !slices.Contains(customerStatuses, f.Status) {
 		f.Status = ""
 	}

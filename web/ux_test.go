@@ -174,3 +174,93 @@ func TestNoFalseSuccessWithoutSMTP(t *testing.T) {
 		t.Fatalf("stage %s", c.Stage)
 	}
 }
+
+// funnelCount reads a step's count from the dashboard's funnel.
+func funnelCount(t *testing.T, body, step string) string {
+	t.Helper()
+	m := regexp.MustCompile(`>` + step + `</a>\s*<span class="hbar-track"[^>]*><span[^>]*></span></span>\s*<strong>(\d+)</strong>`).FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("no %s step in the funnel", step)
+	}
+	return m[1]
+}
+
+// TestDashboardRangeAndCohorts: the funnel counts the customers created in the range
+// chosen, a range that cannot be read says why, and New customer is on the page.
+func TestDashboardRangeAndCohorts(t *testing.T) {
+	h := newHarness(t, withMailpit)
+	staff := h.signedIn()
+	staff.createCustomer(url.Values{"name": {"Toko Satu"}, "email": {"satu@toko.test"}, "send_email": {"1"}})
+	staff.createCustomer(url.Values{"name": {"Toko Dua"}, "send_email": {"0"}})
+	h.mp.WaitFor(1, 10*time.Second)
+	for range 100 { // the email's "sent" event follows the SMTP answer
+		if contains(h.events(h.customerAt(t, "/admin/customers/1").ID), "email.sent") {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	_, body := staff.get("/admin/")
+	if funnelCount(t, body, "Created") != "2" || funnelCount(t, body, "Emailed") != "1" || funnelCount(t, body, "Connected") != "0" {
+		t.Fatal("the last 30 days do not count today's customers")
+	}
+	if !strings.Contains(body, `<a class="btn nav-new" href="/admin/customers/new">New customer</a>`) ||
+		!strings.Contains(body, `aria-current="page">Last 30 days</a>`) {
+		t.Fatal("the dashboard lacks New customer or the current range")
+	}
+	_, body = staff.get("/admin/?range=custom&from=2025-01-01&to=2025-01-31")
+	if funnelCount(t, body, "Created") != "0" || !strings.Contains(body, "Customers created from 2025-01-01 to 2025-01-31") {
+		t.Fatal("a past range counts today's customers")
+	}
+	_, body = staff.get("/admin/?range=custom&from=2025-02-01&to=2025-01-01")
+	if !strings.Contains(body, "The range ends before it starts. Showing the last 30 days.") || funnelCount(t, body, "Created") != "2" {
+		t.Fatal("a backwards range is not explained")
+	}
+	if _, body = staff.get("/admin/?range=week"); funnelCount(t, body, "Created") != "2" {
+		t.Fatal("this week does not count today's customers")
+	}
+}
+
+// TestCustomerListStatesAndActivity: one state column with the next step, last activity,
+// and the list sorted by last activity, page after page.
+func TestCustomerListStatesAndActivity(t *testing.T) {
+	h := newHarness(t, withMailpit)
+	staff := h.signedIn()
+	seedCustomers(t, h.db, 30) // created long ago, no activity since
+	sent := h.customerAt(t, staff.createCustomer(url.Values{"name": {"Toko Kirim"}, "email": {"kirim@toko.test"}, "send_email": {"1"}}))
+	h.mp.WaitFor(1, 10*time.Second)
+	for i := 0; i < 100 && !contains(h.events(sent.ID), "email.sent"); i++ {
+		time.Sleep(20 * time.Millisecond)
+	}
+	staff.createCustomer(url.Values{"name": {"Toko Belum"}, "send_email": {"0"}})
+	old, _ := h.db.CustomerByKirimID(context.Background(), "cus_00000000000000000000000003")
+	h.db.AddEvent(context.Background(), store.Event{CustomerID: &old.ID, Kind: store.EventCustomerSynced}) // the newest activity
+
+	_, body := staff.get("/admin/customers?q=Toko+Kirim")
+	if !regexp.MustCompile(`<span class="badge ">Waiting for the customer</span>\s*<div class="muted">Link expires in 7 days</div>`).MatchString(body) {
+		t.Fatal("a customer sent a link is not shown waiting, with the link's expiry")
+	}
+	if _, body = staff.get("/admin/customers?q=Toko+Belum"); !strings.Contains(body, `Not sent yet</span>`) || !strings.Contains(body, "Send a setup link") {
+		t.Fatal("a customer never sent a link does not say so")
+	}
+	names := regexp.MustCompile(`<td class="who"><a href="/admin/customers/\d+">([^<]+)</a>`)
+	_, body = staff.get("/admin/customers?sort=activity")
+	rows := names.FindAllStringSubmatch(body, -1)
+	if len(rows) != 25 || rows[0][1] != old.Name || rows[1][1] != "Toko Belum" || rows[2][1] != "Toko Kirim" {
+		t.Fatalf("by activity: %d rows, first %v", len(rows), rows[:min(3, len(rows))])
+	}
+	if !strings.Contains(body, "<strong>last activity</strong>") {
+		t.Fatal("the list does not say it is sorted by last activity")
+	}
+	next := regexp.MustCompile(`href="(/admin/customers\?[^"]*after=[^"]+)" rel="next"`).FindStringSubmatch(body)
+	if next == nil {
+		t.Fatal("no next page by activity")
+	}
+	_, body = staff.get(strings.ReplaceAll(next[1], "&amp;", "&"))
+	seen := map[string]bool{}
+	for _, r := range append(rows, names.FindAllStringSubmatch(body, -1)...) {
+		seen[r[1]] = true
+	}
+	if len(seen) != 32 {
+		t.Fatalf("two pages by activity show %d distinct customers, want 32", len(seen))
+	}
+}
