@@ -94,7 +94,7 @@ func TestEmailJourney(t *testing.T) {
 		must(t, expect.Locator(visitor.GetByRole("heading", playwright.PageGetByRoleOptions{Level: playwright.Int(1)})).ToHaveText("This link has expired"))
 		shot(t, visitor, "landing-expired")
 		must(t, visitor.GetByRole("button", playwright.PageGetByRoleOptions{Name: "Send me a fresh link"}).Click())
-		must(t, expect.Locator(visitor.GetByRole("status")).ToContainText("A fresh link is on its way"))
+		must(t, expect.Locator(visitor.GetByRole("status")).ToContainText("Check your inbox — we sent a fresh link to s•••@warung.test"))
 		msgs := mp.WaitForSearch("to:"+address, 2, 15*time.Second)
 		if len(msgs) != 2 {
 			t.Fatalf("%d emails after asking for a fresh link", len(msgs))

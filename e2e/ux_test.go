@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"regexp"
 	"testing"
 	"time"
 
@@ -102,4 +103,55 @@ func TestMainTaskInTwoClicks(t *testing.T) {
 	must(t, expect.Locator(page.GetByRole("link", playwright.PageGetByRoleOptions{Name: "This week"})).ToHaveAttribute("aria-current", "page"))
 	must(t, expect.Locator(page.GetByRole("link", playwright.PageGetByRoleOptions{Name: "New customer"})).ToBeVisible())
 	shot(t, page, "dashboard-week")
+}
+
+// TestLandingOnAPhone: at 390×844 the Connect button is on the first screen, the page
+// is in the customer's language with a switch, and the warning about a number in the
+// WhatsApp app opens as a question.
+func TestLandingOnAPhone(t *testing.T) {
+	staff := newPage(t)
+	signIn(t, staff)
+	id := uniq()
+	_, err := staff.Goto(portalURL + "/admin/customers/new")
+	must(t, err)
+	must(t, staff.GetByLabel("Name").Fill("Warung Ponsel "+id))
+	must(t, staff.GetByLabel("Email", playwright.PageGetByLabelOptions{Exact: playwright.Bool(true)}).Fill("ponsel"+id+"@warung.test"))
+	_, err = staff.GetByLabel("Language of emails and pages").SelectOption(playwright.SelectOptionValues{Values: &[]string{"id"}})
+	must(t, err)
+	must(t, staff.GetByRole("button", playwright.PageGetByRoleOptions{Name: "Create and send setup link"}).Click())
+	landing := emailedLink(t, "ponsel"+id+"@warung.test")
+
+	visitor := newPage(t)
+	must(t, visitor.SetViewportSize(390, 844))
+	_, err = visitor.Goto(landing)
+	must(t, err)
+	must(t, expect.Locator(visitor.GetByRole("heading", playwright.PageGetByRoleOptions{Level: playwright.Int(1)})).ToHaveText("Selamat datang, Warung Ponsel "+id))
+	connect := visitor.GetByRole("link", playwright.PageGetByRoleOptions{Name: "Hubungkan WhatsApp"})
+	aboveFold(t, visitor, connect, "Hubungkan WhatsApp")
+	must(t, expect.Locator(visitor.GetByText("Hapus akun saya")).ToBeHidden())
+	must(t, visitor.GetByText("Apakah nomor ini sudah dipakai").Click())
+	must(t, expect.Locator(visitor.GetByText("Hapus akun saya")).ToBeVisible())
+	shot(t, visitor, "landing-phone-id")
+	must(t, visitor.GetByRole("link", playwright.PageGetByRoleOptions{Name: "English"}).Click())
+	must(t, expect.Locator(visitor.GetByRole("heading", playwright.PageGetByRoleOptions{Level: playwright.Int(1)})).ToHaveText("Welcome, Warung Ponsel "+id))
+	aboveFold(t, visitor, visitor.GetByRole("link", playwright.PageGetByRoleOptions{Name: "Connect WhatsApp"}), "Connect WhatsApp")
+	shot(t, visitor, "landing-phone-en")
+}
+
+// emailedLink waits for the setup email to an address and returns its landing URL.
+func emailedLink(t *testing.T, to string) string {
+	t.Helper()
+	if mailpit == nil {
+		t.Skip("mailpit is not installed; run scripts/install-e2e-deps.sh")
+	}
+	mp := mailpit.For(t)
+	msgs := mp.WaitForSearch("to:"+to, 1, 15*time.Second)
+	if len(msgs) == 0 {
+		t.Fatalf("no email to %s", to)
+	}
+	link := regexp.MustCompile(regexp.QuoteMeta(portalURL) + `/onboard/[A-Za-z0-9_-]{32}`).FindString(mp.Message(msgs[0].ID).Text)
+	if link == "" {
+		t.Fatal("no landing URL in the email")
+	}
+	return link
 }

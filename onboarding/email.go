@@ -22,7 +22,9 @@ var (
 
 // SetupEmail is what the setup-link email says; Renderer turns it into a message.
 type SetupEmail struct {
-	Locale      string
+	Locale string
+	// Zone is the customer's time zone: times are written in it.
+	Zone        *time.Location
 	Customer    string
 	LandingURL  string
 	ExpiresAt   time.Time
@@ -232,7 +234,11 @@ func (s *Service) sendLinkEmail(ctx context.Context, customerID int64, fresh boo
 	if err != nil {
 		return nil, err
 	}
-	subject, html, text, err := s.mail.Renderer.SetupEmail(ctx, SetupEmail{Locale: c.Locale, Customer: c.Name,
+	zone, err := s.ZoneOf(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	subject, html, text, err := s.mail.Renderer.SetupEmail(ctx, SetupEmail{Locale: c.Locale, Customer: c.Name, Zone: zone,
 		LandingURL: s.LandingURL(token), ExpiresAt: link.ExpiresAt, Branding: b, LogoURL: s.LogoURL(b), SupportLine: b.SupportLine("")})
 	if err != nil {
 		return nil, err
@@ -413,6 +419,24 @@ const (
 	freshLinkGap    = 5 * time.Minute
 	freshLinkPerDay = 3
 )
+
+// NextFreshLinkAt is when the customer may ask for another fresh link: a few minutes
+// after the last request, or a day after the first of the day's last few.
+func (s *Service) NextFreshLinkAt(ctx context.Context, customerID int64) (time.Time, error) {
+	now := s.now()
+	times, err := s.db.EventTimes(ctx, customerID, store.EventLinkFreshRequested, now.Add(-24*time.Hour))
+	if err != nil || len(times) == 0 {
+		return now, err
+	}
+	next := times[len(times)-1].Add(freshLinkGap)
+	if day := times[max(0, len(times)-freshLinkPerDay)].Add(24 * time.Hour); len(times) >= freshLinkPerDay && day.After(next) {
+		next = day
+	}
+	if next.Before(now) {
+		next = now
+	}
+	return next, nil
+}
 
 // RequestFreshLink is the customer's "send me a fresh link" on the landing page of an
 // expired or revoked link: a new Kirim link, emailed to the address on file. It returns

@@ -70,6 +70,15 @@ func (s *Service) ScanFollowUps(ctx context.Context) (int, error) {
 // jakarta is the zone of customers writing Bahasa Indonesia, unless they say otherwise.
 const jakarta = "Asia/Jakarta"
 
+// ZoneOf is the customer's time zone, as CustomerZone says under the saved policy.
+func (s *Service) ZoneOf(ctx context.Context, c *store.Customer) (*time.Location, error) {
+	p, err := s.db.FollowUpPolicy(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return CustomerZone(c, p), nil
+}
+
 // CustomerZone is the zone a customer's reminders are timed in: its own, else the one
 // its language implies (id: Asia/Jakarta), else the policy's default, else UTC.
 func CustomerZone(c *store.Customer, p store.FollowUpPolicy) *time.Location {
@@ -236,8 +245,12 @@ func (s *Service) sendReminder(ctx context.Context, c *store.Customer, l *store.
 	if err != nil {
 		return err
 	}
+	zone, err := s.ZoneOf(ctx, c)
+	if err != nil {
+		return err
+	}
 	subject, html, text, err := s.mail.Renderer.ReminderEmail(ctx, ReminderEmail{Kind: kind, SetupEmail: SetupEmail{Locale: c.Locale,
-		Customer: c.Name, LandingURL: s.LandingURL(token), ExpiresAt: l.ExpiresAt, Branding: b, LogoURL: s.LogoURL(b),
+		Customer: c.Name, Zone: zone, LandingURL: s.LandingURL(token), ExpiresAt: l.ExpiresAt, Branding: b, LogoURL: s.LogoURL(b),
 		SupportLine: b.SupportLine("")}})
 	if err != nil {
 		return err

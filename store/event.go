@@ -148,6 +148,21 @@ func (db *DB) CountEvents(ctx context.Context, customerID int64, kind EventKind,
 	return n, nil
 }
 
+// EventTimes lists when a customer's events of a kind happened since a moment, oldest
+// first.
+func (db *DB) EventTimes(ctx context.Context, customerID int64, kind EventKind, since time.Time) ([]time.Time, error) {
+	times, err := column[string](db.query(ctx, `SELECT created_at FROM events WHERE customer_id = ? AND kind = ? AND created_at >= ?
+		ORDER BY created_at`, customerID, kind, formatTime(since)))
+	if err != nil {
+		return nil, fmt.Errorf("store: event times: %w", err)
+	}
+	out := make([]time.Time, len(times))
+	for i, t := range times {
+		out[i] = parseTime(t)
+	}
+	return out, nil
+}
+
 // EventByID returns one event of a customer, or ErrNotFound.
 func (db *DB) EventByID(ctx context.Context, customerID, id int64) (*Event, error) {
 	events, err := db.eventRows(ctx, `SELECT id, customer_id, kind, actor, detail, created_at FROM events WHERE customer_id = ? AND id = ?`, customerID, id)

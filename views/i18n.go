@@ -27,12 +27,12 @@ var messages = map[string]map[string]string{
 		"button_fallback":                  "If the button does not work, open this address in your browser:",
 		"landing_title":                    "Connect WhatsApp",
 		"landing_hello":                    "Welcome, %s",
-		"landing_lead":                     "Connect your WhatsApp Business number to %s. It takes about five minutes on Meta's secure page; you will come back here when it is done.",
+		"landing_lead":                     "Connect your WhatsApp Business number to %s. It takes about five minutes, and you come back here when it is done.",
 		"steps":                            "How it works",
 		"step1":                            "Press “Connect WhatsApp” and sign in with Facebook.",
 		"step2":                            "Choose or create your business, then enter the phone number to connect.",
 		"step3":                            "Confirm the number with the code Meta sends by SMS or call.",
-		"tips":                             "Avoid the usual snags",
+		"tips":                             "Before you start",
 		"tip_existing":                     "A number already used in the WhatsApp or WhatsApp Business app must be removed from that app first (delete the account in the app's settings).",
 		"tip_display":                      "Do not choose “display name only”: connect the full phone number.",
 		"tip_code":                         "Keep the phone at hand: the verification code expires within minutes.",
@@ -41,11 +41,11 @@ var messages = map[string]map[string]string{
 		"connected_title":                  "Already connected",
 		"connected_body":                   "This link was already used: your WhatsApp number is connected to %s. Nothing more to do.",
 		"expired_title":                    "This link has expired",
-		"revoked_title":                    "This link is no longer valid",
+		"revoked_title":                    "This link was cancelled",
 		"expired_body":                     "Setup links work for a limited time. Ask for a fresh one and we will email it to the address we have on file.",
 		"fresh_button":                     "Send me a fresh link",
-		"fresh_sent":                       "A fresh link is on its way to your email. Check your inbox (and spam folder) in a minute.",
-		"fresh_too_soon":                   "A fresh link was sent moments ago. Please check your email, or try again later.",
+		"fresh_sent":                       "Check your inbox — we sent a fresh link to %s. If it is not there in a few minutes, look in the spam folder. You can ask for another after %s.",
+		"fresh_too_soon":                   "We already sent a fresh link to %s. Please check your inbox and spam folder; you can ask for another after %s.",
 		"fresh_no_email":                   "We have no email address for you. Please contact %s for a new link.",
 		"notfound_title":                   "Link not found",
 		"notfound_body":                    "This link is not valid or has expired. Please use the newest link you received, or contact the sender.",
@@ -55,14 +55,14 @@ var messages = map[string]map[string]string{
 		"success_next":                     "What happens next: %s can now send and receive WhatsApp messages for you, and your message templates are being synced. There is nothing more to do.",
 		"continue":                         "Continue to %s",
 		"pending_title":                    "We are confirming your connection",
-		"pending_body":                     "Meta and Kirim are finishing the setup. This page updates by itself in a few seconds.",
+		"pending_body":                     "We are finishing the setup. This page updates by itself in a few seconds.",
 		"unconfirmed_title":                "Almost done",
 		"unconfirmed_body":                 "We could not confirm your connection yet. You do not need to start again.",
-		"unconfirmed_next_alerted":         "Our team has just been alerted. They will check the connection with Kirim and email you at %s if anything is needed from you.",
-		"unconfirmed_next_alerted_noemail": "Our team has just been alerted and will check the connection with Kirim.",
-		"unconfirmed_next_queue":           "This is now on our team's follow-up list. They will check the connection with Kirim and email you at %s if anything is needed from you.",
-		"unconfirmed_next_queue_noemail":   "This is now on our team's follow-up list; they will check the connection with Kirim.",
-		"pending_next":                     "You can close this page: the portal keeps checking with Kirim, and if the connection cannot be confirmed our team follows up.",
+		"unconfirmed_next_alerted":         "Our team has just been alerted. They will check the connection and email you at %s if anything is needed from you.",
+		"unconfirmed_next_alerted_noemail": "Our team has just been alerted and will check the connection.",
+		"unconfirmed_next_queue":           "This is now on our team's follow-up list. They will check the connection and email you at %s if anything is needed from you.",
+		"unconfirmed_next_queue_noemail":   "This is now on our team's follow-up list; they will check the connection.",
+		"pending_next":                     "You can close this page: we keep checking, and if the connection cannot be confirmed our team follows up.",
 		"failed_next_alerted":              "Our team has been alerted. If trying again does not work, they will email you at %s to help.",
 		"failed_next_alerted_noemail":      "Our team has been alerted and can help if trying again does not work.",
 		"failed_next_queue":                "If you do not manage to connect, our team sees it on their follow-up list and will email you at %s to help.",
@@ -81,6 +81,29 @@ var messages = map[string]map[string]string{
 		"reason_link_revoked":              "This setup link was cancelled.",
 		"reason_link_already_used":         "This setup link was already used.",
 		"reason_unknown":                   "Something went wrong during the signup. If the number is still registered in the WhatsApp app, delete that account in the app first (Settings › Account › Delete account); otherwise simply try again.",
+		"skip":                             "Skip to content",
+		"home_title":                       "%s onboarding",
+		"home_body":                        "This portal connects %s customers to WhatsApp.",
+		"home_customer":                    "If you are a customer, open the link from your setup email.",
+		"staff_sign_in":                    "Staff sign in",
+		"err_title_403":                    "Not allowed",
+		"err_body_403":                     "Your request was refused. Reload the page and try again.",
+		"err_title_404":                    "Page not found",
+		"err_body_404":                     "This page does not exist. If you followed a link from an email, please use the newest email you received.",
+		"err_title_429":                    "Too many requests",
+		"err_body_429":                     "Please wait a minute and try again.",
+		"err_title_500":                    "Something went wrong",
+		"err_body_500":                     "We could not complete your request. Please try again in a moment.",
+		"err_title_other":                  "The request could not be completed",
+		"err_body_other":                   "Please go back and try again.",
+		"reference":                        "Reference: %s",
+		"switch_language":                  "Bahasa Indonesia",
+		"existing_q":                       "Is this number already used in the WhatsApp or WhatsApp Business app on a phone?",
+		"existing_yes":                     "Then it must first be removed from that app: in the app, open Settings › Account › Delete my account. This deletes the account on that phone, with its chats and groups, so back up what you want to keep first (Settings › Chats › Chat backup). Once connected, you send and receive messages through %s instead of the app.",
+		"yes":                              "Yes:",
+		"no":                               "No:",
+		"existing_no":                      "If the number is new, or not in the WhatsApp app, there is nothing to do first.",
+		"revoked_body":                     "The sender cancelled this link, so it no longer works. Ask for a fresh one and we will email it to the address we have on file.",
 	},
 	"id": {
 		"subject":                          "Hubungkan nomor WhatsApp Anda ke %s",
@@ -101,12 +124,12 @@ var messages = map[string]map[string]string{
 		"button_fallback":                  "Jika tombol tidak berfungsi, buka alamat ini di browser Anda:",
 		"landing_title":                    "Hubungkan WhatsApp",
 		"landing_hello":                    "Selamat datang, %s",
-		"landing_lead":                     "Hubungkan nomor WhatsApp Business Anda ke %s. Prosesnya sekitar lima menit di halaman aman Meta; Anda akan kembali ke sini setelah selesai.",
+		"landing_lead":                     "Hubungkan nomor WhatsApp Business Anda ke %s. Hanya sekitar lima menit, dan Anda akan kembali ke halaman ini setelah selesai.",
 		"steps":                            "Cara kerjanya",
 		"step1":                            "Tekan “Hubungkan WhatsApp” lalu masuk dengan Facebook.",
 		"step2":                            "Pilih atau buat bisnis Anda, lalu masukkan nomor telepon yang akan dihubungkan.",
 		"step3":                            "Konfirmasi nomor dengan kode yang dikirim Meta lewat SMS atau panggilan.",
-		"tips":                             "Hindari kendala umum",
+		"tips":                             "Sebelum mulai",
 		"tip_existing":                     "Nomor yang sudah dipakai di aplikasi WhatsApp atau WhatsApp Business harus dihapus dulu dari aplikasi tersebut (hapus akun di pengaturan aplikasi).",
 		"tip_display":                      "Jangan pilih “hanya nama tampilan”: hubungkan nomor telepon lengkap.",
 		"tip_code":                         "Siapkan ponsel Anda: kode verifikasi kedaluwarsa dalam beberapa menit.",
@@ -115,11 +138,11 @@ var messages = map[string]map[string]string{
 		"connected_title":                  "Sudah terhubung",
 		"connected_body":                   "Tautan ini sudah digunakan: nomor WhatsApp Anda sudah terhubung ke %s. Tidak ada lagi yang perlu dilakukan.",
 		"expired_title":                    "Tautan ini sudah kedaluwarsa",
-		"revoked_title":                    "Tautan ini tidak berlaku lagi",
+		"revoked_title":                    "Tautan ini sudah dibatalkan",
 		"expired_body":                     "Tautan penyiapan berlaku untuk waktu terbatas. Minta tautan baru dan kami akan mengirimkannya ke email yang terdaftar.",
 		"fresh_button":                     "Kirimi saya tautan baru",
-		"fresh_sent":                       "Tautan baru sedang dikirim ke email Anda. Periksa kotak masuk (dan folder spam) dalam satu menit.",
-		"fresh_too_soon":                   "Tautan baru baru saja dikirim. Silakan periksa email Anda, atau coba lagi nanti.",
+		"fresh_sent":                       "Coba cek kotak masuk Anda — tautan baru sudah kami kirim ke %s. Kalau belum muncul dalam beberapa menit, lihat folder spam. Anda bisa meminta tautan lagi setelah %s.",
+		"fresh_too_soon":                   "Tautan baru sudah kami kirim ke %s. Silakan cek kotak masuk dan folder spam; Anda bisa meminta tautan lagi setelah %s.",
 		"fresh_no_email":                   "Kami tidak memiliki alamat email Anda. Silakan hubungi %s untuk tautan baru.",
 		"notfound_title":                   "Tautan tidak ditemukan",
 		"notfound_body":                    "Tautan ini tidak valid atau sudah kedaluwarsa. Gunakan tautan terbaru yang Anda terima, atau hubungi pengirimnya.",
@@ -129,14 +152,14 @@ var messages = map[string]map[string]string{
 		"success_next":                     "Selanjutnya: %s kini dapat mengirim dan menerima pesan WhatsApp untuk Anda, dan template pesan Anda sedang disinkronkan. Tidak ada lagi yang perlu dilakukan.",
 		"continue":                         "Lanjut ke %s",
 		"pending_title":                    "Kami sedang mengonfirmasi koneksi Anda",
-		"pending_body":                     "Meta dan Kirim sedang menyelesaikan penyiapan. Halaman ini akan diperbarui sendiri dalam beberapa detik.",
+		"pending_body":                     "Kami sedang menyelesaikan penyiapan. Halaman ini akan diperbarui sendiri dalam beberapa detik.",
 		"unconfirmed_title":                "Hampir selesai",
 		"unconfirmed_body":                 "Kami belum dapat mengonfirmasi koneksi Anda. Anda tidak perlu mengulang.",
-		"unconfirmed_next_alerted":         "Tim kami baru saja diberi tahu. Mereka akan memeriksa koneksi dengan Kirim dan mengirim email ke %s jika ada yang diperlukan dari Anda.",
-		"unconfirmed_next_alerted_noemail": "Tim kami baru saja diberi tahu dan akan memeriksa koneksi dengan Kirim.",
-		"unconfirmed_next_queue":           "Ini sekarang ada di daftar tindak lanjut tim kami. Mereka akan memeriksa koneksi dengan Kirim dan mengirim email ke %s jika ada yang diperlukan dari Anda.",
-		"unconfirmed_next_queue_noemail":   "Ini sekarang ada di daftar tindak lanjut tim kami; mereka akan memeriksa koneksi dengan Kirim.",
-		"pending_next":                     "Anda boleh menutup halaman ini: portal terus memeriksa dengan Kirim, dan jika koneksi tidak dapat dikonfirmasi, tim kami akan menindaklanjuti.",
+		"unconfirmed_next_alerted":         "Tim kami baru saja diberi tahu. Mereka akan memeriksa koneksinya dan mengirim email ke %s jika ada yang diperlukan dari Anda.",
+		"unconfirmed_next_alerted_noemail": "Tim kami baru saja diberi tahu dan akan memeriksa koneksinya.",
+		"unconfirmed_next_queue":           "Ini sekarang ada di daftar tindak lanjut tim kami. Mereka akan memeriksa koneksinya dan mengirim email ke %s jika ada yang diperlukan dari Anda.",
+		"unconfirmed_next_queue_noemail":   "Ini sekarang ada di daftar tindak lanjut tim kami; mereka akan memeriksa koneksinya.",
+		"pending_next":                     "Anda boleh menutup halaman ini: kami terus memeriksa, dan jika koneksi tidak dapat dipastikan, tim kami akan menindaklanjuti.",
 		"failed_next_alerted":              "Tim kami sudah diberi tahu. Jika mencoba lagi tidak berhasil, mereka akan mengirim email ke %s untuk membantu.",
 		"failed_next_alerted_noemail":      "Tim kami sudah diberi tahu dan dapat membantu jika mencoba lagi tidak berhasil.",
 		"failed_next_queue":                "Jika Anda belum berhasil terhubung, tim kami melihatnya di daftar tindak lanjut dan akan mengirim email ke %s untuk membantu.",
@@ -155,6 +178,29 @@ var messages = map[string]map[string]string{
 		"reason_link_revoked":              "Tautan penyiapan ini sudah dibatalkan.",
 		"reason_link_already_used":         "Tautan penyiapan ini sudah digunakan.",
 		"reason_unknown":                   "Terjadi kesalahan saat pendaftaran. Jika nomor ini masih terdaftar di aplikasi WhatsApp, hapus dulu akun tersebut di aplikasi (Setelan › Akun › Hapus akun); jika tidak, cukup coba lagi.",
+		"skip":                             "Langsung ke konten",
+		"home_title":                       "Penyiapan %s",
+		"home_body":                        "Portal ini menghubungkan pelanggan %s ke WhatsApp.",
+		"home_customer":                    "Jika Anda pelanggan, buka tautan dari email penyiapan Anda.",
+		"staff_sign_in":                    "Masuk staf",
+		"err_title_403":                    "Tidak diizinkan",
+		"err_body_403":                     "Permintaan Anda ditolak. Muat ulang halaman lalu coba lagi.",
+		"err_title_404":                    "Halaman tidak ditemukan",
+		"err_body_404":                     "Halaman ini tidak ada. Jika Anda membuka tautan dari email, gunakan email terbaru yang Anda terima.",
+		"err_title_429":                    "Terlalu banyak permintaan",
+		"err_body_429":                     "Mohon tunggu sebentar, lalu coba lagi.",
+		"err_title_500":                    "Terjadi kesalahan",
+		"err_body_500":                     "Permintaan Anda belum dapat kami selesaikan. Silakan coba lagi sebentar lagi.",
+		"err_title_other":                  "Permintaan tidak dapat diselesaikan",
+		"err_body_other":                   "Silakan kembali lalu coba lagi.",
+		"reference":                        "Referensi: %s",
+		"switch_language":                  "English",
+		"existing_q":                       "Apakah nomor ini sudah dipakai di aplikasi WhatsApp atau WhatsApp Business di ponsel?",
+		"existing_yes":                     "Kalau ya, nomor itu harus dilepas dulu dari aplikasinya: buka Setelan › Akun › Hapus akun saya. Langkah ini menghapus akun di ponsel tersebut beserta chat dan grupnya, jadi cadangkan dulu yang ingin Anda simpan (Setelan › Chat › Cadangan chat). Setelah terhubung, pesan dikirim dan diterima lewat %s, bukan lewat aplikasi.",
+		"yes":                              "Ya:",
+		"no":                               "Tidak:",
+		"existing_no":                      "Kalau nomornya baru, atau belum dipakai di aplikasi WhatsApp, tidak ada yang perlu disiapkan.",
+		"revoked_body":                     "Pengirim telah membatalkan tautan ini, jadi tautan ini tidak bisa dipakai lagi. Minta tautan baru, nanti kami kirimkan ke email yang terdaftar.",
 	},
 }
 
@@ -176,13 +222,33 @@ func T(locale, key string, args ...any) string {
 
 var monthsID = []string{"Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus", "September", "Oktober", "November", "Desember"}
 
-// LongDate writes a date the way the locale reads it.
-func LongDate(locale string, t time.Time) string {
-	t = t.UTC()
-	if locale == "id" {
-		return fmt.Sprintf("%d %s %d, %02d.%02d UTC", t.Day(), monthsID[t.Month()-1], t.Year(), t.Hour(), t.Minute())
+// LongDate writes a moment the way the locale reads it, in the zone (UTC when nil)
+// with the zone's abbreviation: "5 December 2026, 14:00 WIB", "5 Desember 2026, 14.00 WIB".
+func LongDate(locale string, t time.Time, loc *time.Location) string {
+	if loc == nil {
+		loc = time.UTC
 	}
-	return t.Format("2 January 2006, 15:04 UTC")
+	t = t.In(loc)
+	if locale == "id" {
+		return fmt.Sprintf("%d %s %d, %02d.%02d %s", t.Day(), monthsID[t.Month()-1], t.Year(), t.Hour(), t.Minute(), t.Format("MST"))
+	}
+	return t.Format("2 January 2006, 15:04 MST")
+}
+
+// Clock writes a moment soon to come as the locale reads it, in the zone: the time of
+// day if it is today there ("14:08 WIB", "14.08 WIB"), else with the date.
+func Clock(locale string, t, now time.Time, loc *time.Location) string {
+	if loc == nil {
+		loc = time.UTC
+	}
+	t, now = t.In(loc), now.In(loc)
+	if t.YearDay() != now.YearDay() || t.Year() != now.Year() {
+		return LongDate(locale, t, loc)
+	}
+	if locale == "id" {
+		return fmt.Sprintf("%02d.%02d %s", t.Hour(), t.Minute(), t.Format("MST"))
+	}
+	return t.Format("15:04 MST")
 }
 
 // Reason explains a known failure reason code in plain words (the generic words for

@@ -21,7 +21,7 @@ func emailView(e onboarding.SetupEmail) views.EmailView {
 		intro = e.Branding.IntroID
 	}
 	return views.EmailView{Locale: e.Locale, Product: e.Branding.ProductName, Customer: e.Customer, Intro: intro,
-		LandingURL: e.LandingURL, LogoURL: e.LogoURL, Primary: e.Branding.PrimaryColor, Support: e.SupportLine, ExpiresAt: e.ExpiresAt}
+		LandingURL: e.LandingURL, LogoURL: e.LogoURL, Primary: e.Branding.PrimaryColor, Support: e.SupportLine, ExpiresAt: e.ExpiresAt, Zone: e.Zone}
 }
 
 // SetupEmail renders the setup-link email: subject, HTML and plain text.

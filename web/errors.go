@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -139,7 +140,36 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 	if strings.Contains(c.Get(fiber.HeaderAccept), "application/json") && !strings.Contains(c.Get(fiber.HeaderAccept), "text/html") {
 		return c.JSON(fiber.Map{"error": fiber.Map{"status": view.Status, "message": view.Heading, "request_id": rid}})
 	}
+	if !staffPath(c.Path()) {
+		// The end-customer's pages: the brand, their language, no staff words.
+		p, locale := s.brandedPage(c, "")
+		view.Heading, view.Message = publicErrorWords(locale, view.Status)
+		p.Title = view.Heading
+		return s.render(c, views.ErrorPage(p, view))
+	}
 	return s.render(c, views.ErrorPage(s.page(c, view.Heading), view))
+}
+
+// staffPath reports whether a path belongs to the staff's side of the portal.
+func staffPath(path string) bool {
+	for _, prefix := range []string{"/admin", "/login", "/logout", "/setup"} {
+		if path == prefix || strings.HasPrefix(path, prefix+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// publicErrorWords are an error page's heading and message for customers.
+func publicErrorWords(locale string, status int) (heading, message string) {
+	key := "other"
+	switch {
+	case status == http.StatusForbidden, status == http.StatusNotFound, status == http.StatusTooManyRequests:
+		key = strconv.Itoa(status)
+	case status >= 500:
+		key = "500"
+	}
+	return views.T(locale, "err_title_"+key), views.T(locale, "err_body_"+key)
 }
 
 // headings and statusMessages are the error page's words for a status without its own.

@@ -7,7 +7,9 @@ import (
 )
 
 func (s *Server) home(c *fiber.Ctx) error {
-	return s.render(c, views.HomePage(s.page(c, "Welcome")))
+	p, locale := s.brandedPage(c, "home_title")
+	p.Title = views.T(locale, "home_title", p.Product)
+	return s.render(c, views.HomePage(p))
 }
 
 // staticAsset serves an embedded file by its content-hashed name: the name changes

@@ -5,9 +5,11 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/limiter"
+	"golang.org/x/text/language"
 
 	"github.com/kirim-portal/portal/kirim"
 	"github.com/kirim-portal/portal/onboarding"
@@ -42,17 +44,59 @@ func (s *Server) publicPage(c *fiber.Ctx, b store.Branding, title, locale string
 	p.Lang = locale
 	p.Theme = "/brand/theme.css?v=" + themeVersion(b)
 	p.Logo = b.LogoPath()
+	p.Support = b.SupportLine("")
+	p.SwitchHref = c.Path() + "?lang=" + map[string]string{"id": "en"}[locale]
+	if locale != "id" {
+		p.SwitchHref = c.Path() + "?lang=id"
+	}
 	return p
 }
 
-func (s *Server) landingNotFound(c *fiber.Ctx) error {
+// publicLanguages are the languages of the customer pages, the first the default.
+var publicLanguages = []language.Tag{language.English, language.Indonesian}
+
+var languageMatcher = language.NewMatcher(publicLanguages)
+
+// publicLocale is the language of a public page: the visitor's own choice (?lang=,
+// then remembered), else fallback (the customer's language), else the browser's
+// Accept-Language.
+func (s *Server) publicLocale(c *fiber.Ctx, fallback string) string {
+	if l := c.Query("lang"); l == "en" || l == "id" {
+		if sess := s.session(c); sess.Values["lang"] != l {
+			sess.Values["lang"] = l
+			s.saveSession(c)
+		}
+		return l
+	}
+	if l, _ := s.session(c).Values["lang"].(string); l == "en" || l == "id" {
+		return l
+	}
+	if fallback != "" {
+		return fallback
+	}
+	tags, _, _ := language.ParseAcceptLanguage(c.Get(fiber.HeaderAcceptLanguage))
+	_, i, conf := languageMatcher.Match(tags...)
+	if conf == language.No || i != 1 {
+		return "en"
+	}
+	return "id"
+}
+
+// brandedPage is a public page without a customer: branded, in the visitor's language.
+func (s *Server) brandedPage(c *fiber.Ctx, titleKey string) (views.Page, string) {
 	b, _ := s.db.Branding(c.UserContext())
+	locale := s.publicLocale(c, "")
+	return s.publicPage(c, b, views.T(locale, titleKey), locale), locale
+}
+
+func (s *Server) landingNotFound(c *fiber.Ctx) error {
+	p, locale := s.brandedPage(c, "notfound_title")
 	c.Status(fiber.StatusNotFound)
-	return s.render(c, views.LandingNotFound(s.publicPage(c, b, views.T("en", "notfound_title"), "en"), "en"))
+	return s.render(c, views.LandingNotFound(p, locale))
 }
 
 func (s *Server) landingView(c *fiber.Ctx, land *onboarding.Landing) (views.Page, views.LandingView) {
-	locale := land.Customer.Locale
+	locale := s.publicLocale(c, land.Customer.Locale)
 	p := s.publicPage(c, land.Branding, views.T(locale, "landing_title"), locale)
 	if land.Status == "expired" || land.Status == "revoked" {
 		p.CSRF = s.csrfToken(c) // only the fresh-link form needs a session
@@ -61,6 +105,9 @@ func (s *Server) landingView(c *fiber.Ctx, land *onboarding.Landing) (views.Page
 		Status: land.Status, Token: c.Params("token"), HasEmail: land.Customer.Email != "", Support: land.Branding.SupportLine("")}
 	if land.Status == "active" && land.Customer.Status == kirim.CustomerSuspended {
 		v.Status = "on_hold" // staff suspended the customer: no way on to signup
+	}
+	if zone, err := s.ob.ZoneOf(c.UserContext(), land.Customer); err == nil {
+		v.Expires = views.LongDate(locale, land.Link.ExpiresAt, zone)
 	}
 	return p, v
 }
@@ -131,20 +178,26 @@ func (s *Server) freshLink(c *fiber.Ctx) error {
 	if cu == nil {
 		return err
 	}
-	b, _ := s.db.Branding(c.UserContext())
-	support := b.SupportLine(views.T(cu.Locale, "contact_us"))
-	kind, msg := "ok", views.T(cu.Locale, "fresh_sent")
+	ctx := c.UserContext()
+	b, _ := s.db.Branding(ctx)
+	locale := s.publicLocale(c, cu.Locale)
+	support := b.SupportLine(views.T(locale, "contact_us"))
+	// Where the link went (masked) and when another may be asked for, in their zone.
+	next, _ := s.ob.NextFreshLinkAt(ctx, cu.ID)
+	zone, _ := s.ob.ZoneOf(ctx, cu)
+	when := views.Clock(locale, next, s.db.Now(), zone)
+	kind, msg := "ok", views.T(locale, "fresh_sent", maskEmail(cu.Email), when)
 	switch {
 	case err == nil:
 	case errors.Is(err, onboarding.ErrTooSoon):
-		kind, msg = "error", views.T(cu.Locale, "fresh_too_soon")
+		kind, msg = "info", views.T(locale, "fresh_too_soon", maskEmail(cu.Email), when)
 	case errors.Is(err, onboarding.ErrNoEmail):
-		kind, msg = "error", views.T(cu.Locale, "fresh_no_email", support)
+		kind, msg = "error", views.T(locale, "fresh_no_email", support)
 	case errors.Is(err, onboarding.ErrLinkUsable), errors.Is(err, onboarding.ErrLinkUsedUp):
 		kind, msg = "", ""
 	default:
 		s.log.Error("fresh link failed", "customer", cu.ID, "err", err)
-		kind, msg = "error", views.T(cu.Locale, "help", support)
+		kind, msg = "error", views.T(locale, "help", support)
 	}
 	if msg != "" {
 		sess := s.session(c)
@@ -152,4 +205,14 @@ func (s *Server) freshLink(c *fiber.Ctx) error {
 		s.saveSession(c)
 	}
 	return c.Redirect("/onboard/"+token, fiber.StatusSeeOther)
+}
+
+// maskEmail shows enough of an address to recognise it: b•••@example.co.id.
+func maskEmail(addr string) string {
+	at := strings.LastIndex(addr, "@")
+	if at < 1 {
+		return "•••"
+	}
+	first, _ := utf8.DecodeRuneInString(addr)
+	return string(first) + "•••" + addr[at:]
 }

@@ -32,7 +32,7 @@ func returnQuery(c *fiber.Ctx) onboarding.ReturnQuery {
 // renderReturn shows a return state; fragment is true for the pending page's polling.
 func (s *Server) renderReturn(c *fiber.Ctx, ret *onboarding.Return, err error, fragment bool) error {
 	var b store.Branding
-	locale := "en"
+	locale := "" // unknown: the visitor's language
 	v := views.ReturnView{State: "invalid"}
 	switch {
 	case errors.Is(err, store.ErrNotFound), errors.Is(err, onboarding.ErrForged):
@@ -61,14 +61,19 @@ func (s *Server) renderReturn(c *fiber.Ctx, ret *onboarding.Return, err error, f
 			v.PollURL = "/onboard/r/" + c.Params("key") + "/status?" + q.Encode()
 		}
 	}
+	locale = s.publicLocale(c, locale)
 	v.Locale, v.Product = locale, b.ProductName
 	if fragment {
 		return s.render(c, views.ReturnCard(v))
 	}
-	p := s.publicPage(c, b, views.T(locale, "landing_title"), locale)
+	p := s.publicPage(c, b, views.T(locale, returnTitles[v.State]), locale)
 	p.Scripts = []string{s.assets.URL("htmx.min.js")}
 	return s.render(c, views.ReturnPage(p, v))
 }
+
+// returnTitles name the return page after what it says.
+var returnTitles = map[string]string{onboarding.ReturnConnected: "success_title", onboarding.ReturnPending: "pending_title",
+	onboarding.ReturnUnconfirmed: "unconfirmed_title", onboarding.ReturnFailed: "failed_title", "invalid": "invalid_title"}
 
 // returnSuccess is the success_redirect_url of every link.
 func (s *Server) returnSuccess(c *fiber.Ctx) error {

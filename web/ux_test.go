@@ -264,3 +264,87 @@ func TestCustomerListStatesAndActivity(t *testing.T) {
 		t.Fatalf("two pages by activity show %d distinct customers, want 32", len(seen))
 	}
 }
+
+// getWith fetches a path with extra request headers.
+func (b *browser) getWith(path string, header ...string) (*http.Response, string) {
+	req, _ := http.NewRequest("GET", b.h.URL+path, nil)
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	return b.do(req)
+}
+
+// TestPublicPagesBrandedAndLocalized: every page a customer can reach carries the brand
+// and the support contact, in the customer's language or the browser's, with a switch.
+func TestPublicPagesBrandedAndLocalized(t *testing.T) {
+	h := newHarness(t, withMailpit)
+	staff := h.signedIn()
+	staff.get("/admin/settings/branding")
+	staff.post("/admin/settings/branding", url.Values{"product_name": {"Toko Cloud"}, "primary_color": {"#1d4ed8"},
+		"accent_color": {"#F59E0B"}, "support_email": {"help@tokocloud.test"}, "default_link_hours": {"168"}})
+
+	visitor := h.browser()
+	for _, path := range []string{"/", "/no-such-page", "/onboard/" + strings.Repeat("x", 32)} {
+		resp, body := visitor.getWith(path, "Accept-Language", "id-ID,id;q=0.9,en;q=0.8")
+		for _, want := range []string{`<html lang="id">`, "Langsung ke konten", "Toko Cloud", `<a href="mailto:help@tokocloud.test">help@tokocloud.test</a>`,
+			`/brand/theme.css`, `hreflang="en">English</a>`} {
+			if !strings.Contains(body, want) {
+				t.Errorf("%s (%d) in Indonesian lacks %s", path, resp.StatusCode, want)
+			}
+		}
+		if _, body := visitor.getWith(path, "Accept-Language", "en-GB,en;q=0.9"); !strings.Contains(body, `<html lang="en">`) || !strings.Contains(body, "Skip to content") {
+			t.Errorf("%s is not in English for an English browser", path)
+		}
+	}
+	if _, body := visitor.getWith("/no-such-page", "Accept-Language", "id"); !strings.Contains(body, "Halaman tidak ditemukan") || strings.Contains(body, "Kirim") {
+		t.Error("the 404 page is not in Indonesian, or names a vendor")
+	}
+
+	// The landing page: the customer's language, switchable; the expiry in their zone.
+	page := staff.createCustomer(url.Values{"name": {"Toko Jakarta"}, "email": {"budi@example.co.id"}, "locale": {"id"}, "send_email": {"1"}})
+	msgs := h.mp.WaitFor(1, 10*time.Second)
+	link := strings.TrimPrefix(landingURL.FindString(h.mp.Message(msgs[0].ID).Text), h.URL)
+	_, body := visitor.getWith(link, "Accept-Language", "en")
+	for _, want := range []string{`<html lang="id">`, "Selamat datang, Toko Jakarta", " WIB.", "Apakah nomor ini sudah dipakai di aplikasi WhatsApp",
+		"Hapus akun saya", `<title>Hubungkan WhatsApp · Toko Cloud</title>`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the landing page lacks %q", want)
+		}
+	}
+	if strings.Index(body, "/connect") > strings.Index(body, "Apakah nomor ini") {
+		t.Error("the Connect button comes after the tips")
+	}
+	if _, body = visitor.get(link + "?lang=en"); !strings.Contains(body, "Welcome, Toko Jakarta") || !strings.Contains(body, "Is this number already used") {
+		t.Error("?lang=en does not switch the landing page to English")
+	}
+	if _, body = visitor.get(link); !strings.Contains(body, "Welcome, Toko Jakarta") {
+		t.Error("the language chosen is not remembered")
+	}
+	visitor.get(link + "?lang=id")
+
+	// Revoked: the page says cancelled, not expired.
+	c := h.customerAt(t, page)
+	links, _ := h.db.SetupLinks(context.Background(), c.ID)
+	staff.get(page)
+	staff.post(page+"/links/"+itoa(links[0].ID)+"/revoke", nil)
+	if _, body = visitor.get(link); !strings.Contains(body, "Tautan ini sudah dibatalkan") || strings.Contains(body, "kedaluwarsa") {
+		t.Error("a revoked link's page does not explain the revocation")
+	}
+}
+
+// TestReturnPagesTitledByWhatTheySay: the success and failure pages are named after
+// what they say, and the pending page's updates are announced.
+func TestReturnPagesTitledByWhatTheySay(t *testing.T) {
+	h := newHarness(t)
+	staff := h.signedIn()
+	visitor := h.browser()
+	failed := h.newLinkedCustomer(t, staff, "Gagal Store")
+	if _, body := visitor.get(h.signupVia(t, failed.ID, "outcome=fail&reason=signup_cancelled")); !strings.Contains(body, "<title>The connection did not go through · ") {
+		t.Error("the failure page is not titled by what it says")
+	}
+	ok := h.newLinkedCustomer(t, staff, "Berhasil Store")
+	_, body := visitor.get(h.signupVia(t, ok.ID, "outcome=success"))
+	if !regexp.MustCompile(`<title>(WhatsApp is connected|We are confirming your connection) · `).MatchString(body) || !strings.Contains(body, `<div aria-live="polite">`) {
+		t.Errorf("the success page is not titled by what it says, or its updates are not announced")
+	}
+}
