@@ -29,6 +29,7 @@ func TestAdminJourney(t *testing.T) {
 		must(t, role("button", "Sign in").Click())
 		must(t, expect.Locator(page.GetByRole("alert")).ToContainText("Email or password is incorrect."))
 		must(t, expect.Locator(page.GetByLabel("Email")).ToHaveValue(staffEmail))
+		must(t, expect.Locator(page.GetByLabel("Password")).ToBeFocused())
 		shot(t, page, "login-error")
 	})
 

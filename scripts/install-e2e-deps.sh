@@ -30,6 +30,15 @@ if ! { [ -x .tools/bin/mailpit ] && go version -m .tools/bin/mailpit 2>/dev/null
   GOBIN="$PWD/.tools/bin" CGO_ENABLED=0 go install "github.com/axllent/mailpit@$MAILPIT_VERSION" >&2
 fi
 
+# axe-core, the accessibility rules the browser tests run on every page.
+AXE_VERSION=4.14.1
+AXE_DIR="$PWD/.tools/axe"
+if ! { [ -f "$AXE_DIR/node_modules/axe-core/axe.min.js" ] && grep -qF "\"version\": \"$AXE_VERSION\"" "$AXE_DIR/node_modules/axe-core/package.json"; }; then
+  mkdir -p "$AXE_DIR"
+  [ -f "$AXE_DIR/package.json" ] || printf '{"name":"axe","private":true}\n' >"$AXE_DIR/package.json"
+  (cd "$AXE_DIR" && npm install --no-audit --no-fund --save-exact --loglevel=error "axe-core@$AXE_VERSION" >&2)
+fi
+
 mkdir -p "$DIR"
 if ! { [ -f "$DIR/package/cli.js" ] && node "$DIR/package/cli.js" --version 2>/dev/null | grep -qF "$PW_CORE_VERSION"; }; then
   [ -f "$DIR/package.json" ] || printf '{"name":"pw-driver","private":true}\n' >"$DIR/package.json"
