@@ -132,8 +132,8 @@ func TestAccessibilityOfEveryPage(t *testing.T) {
 	admin := []string{"/admin/", "/admin/?range=week", "/admin/attention", "/admin/customers", "/admin/customers?sort=activity",
 		"/admin/customers/new", strings.TrimPrefix(customerPage, portalURL), strings.TrimPrefix(customerPage, portalURL) + "?confirm=archive",
 		strings.TrimPrefix(customerPage, portalURL) + "/edit", "/admin/imports", "/admin/outbox", email, "/admin/settings/branding",
-		"/admin/settings/follow-up", "/admin/settings/api", "/admin/settings/webhooks", "/admin/account"}
-	public := []string{"/", "/no-such-page", "/onboard/" + strings.Repeat("x", 32), landing, revokedLanding, failure, success}
+		"/admin/settings/follow-up", "/admin/settings/api", "/admin/settings/webhooks", "/admin/settings/team", "/admin/account"}
+	public := []string{"/", "/forgot", "/no-such-page", "/onboard/" + strings.Repeat("x", 32), landing, revokedLanding, failure, success}
 
 	for _, scheme := range []*playwright.ColorScheme{playwright.ColorSchemeLight, playwright.ColorSchemeDark} {
 		t.Run(fmt.Sprint(*scheme), func(t *testing.T) {

@@ -33,6 +33,7 @@ func TestEmailJourney(t *testing.T) {
 
 	t.Run("set the branding", func(t *testing.T) {
 		must(t, role("link", "Settings").Click())
+		must(t, page.Locator("nav.subnav").GetByRole("link", playwright.LocatorGetByRoleOptions{Name: "Branding"}).Click())
 		must(t, expect.Locator(page.Locator("nav.subnav a[aria-current=page]")).ToHaveText("Branding"))
 		must(t, page.GetByLabel("Product name").Fill("Toko Cloud"))
 		must(t, page.GetByLabel("Primary colour").Fill("#1D4ED8"))

@@ -155,3 +155,40 @@ func emailedLink(t *testing.T, to string) string {
 	}
 	return link
 }
+
+// TestTeamInTheBrowser: an admin invites an operator from the Team page; the operator
+// joins from the email and sees no admin settings.
+func TestTeamInTheBrowser(t *testing.T) {
+	admin := newPage(t)
+	signIn(t, admin)
+	id := uniq()
+	email := "operator" + id + "@team.test"
+	_, err := admin.Goto(portalURL + "/admin/settings/team")
+	must(t, err)
+	must(t, admin.GetByLabel("Email", playwright.PageGetByLabelOptions{Exact: playwright.Bool(true)}).Fill(email))
+	must(t, admin.GetByRole("button", playwright.PageGetByRoleOptions{Name: "Send invitation"}).Click())
+	must(t, expect.Locator(admin.GetByRole("status")).ToContainText("Invitation on its way to "+email))
+	must(t, expect.Locator(admin.Locator("section[aria-labelledby=invites]")).ToContainText(email))
+	shot(t, admin, "team")
+	link := ""
+	if mailpit == nil {
+		t.Skip("mailpit is not installed; run scripts/install-e2e-deps.sh")
+	}
+	mp := mailpit.For(t)
+	msgs := mp.WaitForSearch("to:"+email, 1, 15*time.Second)
+	if len(msgs) != 1 {
+		t.Fatalf("%d invitations to %s", len(msgs), email)
+	}
+	link = regexp.MustCompile(regexp.QuoteMeta(portalURL) + `/invite/[A-Za-z0-9_-]+`).FindString(mp.Message(msgs[0].ID).Text)
+	op := newPage(t)
+	_, err = op.Goto(link)
+	must(t, err)
+	must(t, op.GetByLabel("Password", playwright.PageGetByLabelOptions{Exact: playwright.Bool(true)}).Fill("operator password 1"))
+	must(t, op.GetByLabel("Repeat the password").Fill("operator password 1"))
+	must(t, op.GetByRole("button", playwright.PageGetByRoleOptions{Name: "Join"}).Click())
+	must(t, expect.Locator(op.GetByRole("status")).ToContainText("Welcome to the team."))
+	must(t, op.GetByRole("link", playwright.PageGetByRoleOptions{Name: "Settings"}).Click())
+	must(t, expect.Locator(op.Locator("nav.subnav")).ToContainText("Follow-up"))
+	must(t, expect.Locator(op.Locator("nav.subnav")).Not().ToContainText("Branding"))
+	must(t, expect.Locator(op.Locator("nav.subnav")).Not().ToContainText("Team"))
+}

@@ -81,7 +81,7 @@ func (s *Service) alertChannels(ctx context.Context) (hook string, emails bool, 
 	if hook, err = s.alertWebhook(p); err != nil {
 		return "", false, err
 	}
-	users, err := s.db.Users(ctx)
+	users, err := s.db.ActiveUsers(ctx)
 	for _, u := range users {
 		emails = emails || u.Prefs.AlertEmail
 	}
@@ -152,7 +152,7 @@ func (s *Service) deliverAlert(ctx context.Context, j *river.Job[AlertArgs]) err
 
 // emailAlert queues the alert's email to every staff user who asked for alerts.
 func (s *Service) emailAlert(ctx context.Context, a *store.Alert) error {
-	users, err := s.db.Users(ctx)
+	users, err := s.db.ActiveUsers(ctx)
 	if err != nil {
 		return err
 	}
@@ -188,6 +188,11 @@ func (s *Service) emailAlertStaff(ctx context.Context, users []*store.User, msg 
 // queueStaffEmail queues a staff email under a Message-ID made of key (once: false when
 // it was queued already); mark, when set, writes in the same transaction.
 func (s *Service) queueStaffEmail(ctx context.Context, u *store.User, msg StaffMessage, key string, mark func(*store.Tx) (bool, error)) (bool, error) {
+	return s.queueEmailTo(ctx, u.Email, msg, key, mark)
+}
+
+// queueEmailTo queues a staff email to an address (an invitation has no user yet).
+func (s *Service) queueEmailTo(ctx context.Context, to string, msg StaffMessage, key string, mark func(*store.Tx) (bool, error)) (bool, error) {
 	html, text, err := s.mail.Renderer.StaffMessage(ctx, msg)
 	if err != nil {
 		return false, err
@@ -209,9 +214,9 @@ func (s *Service) queueStaffEmail(ctx context.Context, u *store.User, msg StaffM
 				return err
 			}
 		}
-		id, err := tx.QueueEmail(ctx, store.Email{Kind: "staff", FromName: fromName, From: from, To: u.Email, Subject: msg.Subject,
+		id, err := tx.QueueEmail(ctx, store.Email{Kind: "staff", FromName: fromName, From: from, To: to, Subject: msg.Subject,
 			HTML: html, Text: text, Status: status, MessageID: "<" + key + "@" + domain + ">"},
-			store.Event{Kind: store.EventEmailQueued, Actor: "alerts", Detail: map[string]any{"to": u.Email, "staff": true}})
+			store.Event{Kind: store.EventEmailQueued, Actor: "alerts", Detail: map[string]any{"to": to, "staff": true}})
 		queued = id != 0
 		return err
 	})
@@ -262,7 +267,7 @@ func slackEscape(s string) string {
 // SendDigests queues the daily digest of every staff user who asked for one and whose
 // local time has passed 09:00 today, once a day each. An empty queue sends nothing.
 func (s *Service) SendDigests(ctx context.Context) (int, error) {
-	users, err := s.db.Users(ctx)
+	users, err := s.db.ActiveUsers(ctx)
 	if err != nil {
 		return 0, err
 	}

@@ -48,6 +48,9 @@ type StaffMessage struct {
 	Lead    string
 	Rows    []StaffMessageRow
 	Product string
+	// Link is a button (an invitation, a password reset) labelled LinkLabel; Footer
+	// replaces the alerts' footer.
+	Link, LinkLabel, Footer string
 }
 
 // StaffMessageRow is a customer in a staff email, with what happened and its page.

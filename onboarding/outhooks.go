@@ -244,7 +244,7 @@ func (s *Service) disableEndpoint(ctx context.Context, ep *store.Endpoint) error
 		return err
 	}
 	s.log.Warn("a webhook endpoint failed for 3 days and was disabled", "endpoint", ep.ID)
-	users, err := s.db.Users(ctx)
+	users, err := s.db.ActiveUsers(ctx)
 	if err != nil {
 		return err
 	}

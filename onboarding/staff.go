@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/kirim-portal/portal/store"
+	"github.com/kirim-portal/portal/store/secret"
 )
 
 // Staff accounts: the rules that the first-run link, the account page and the command
@@ -63,4 +65,73 @@ func CreateAPIToken(ctx context.Context, db *store.DB, name, scope, actor string
 	token := store.NewAPITokenSecret()
 	t, err := db.CreateAPIToken(ctx, name, scope, token, actor)
 	return token, t, err
+}
+
+// Staff links: an invitation works 7 days, a password reset 1 hour.
+const (
+	InviteFor = 7 * 24 * time.Hour
+	ResetFor  = time.Hour
+)
+
+// ErrStaffExists is an invitation to an address that already has a staff account.
+var ErrStaffExists = errors.New("this address already has a staff account")
+
+// InviteStaff emails a one-time link that lets the address join the staff with the role.
+func (s *Service) InviteStaff(ctx context.Context, email, role, actor string) error {
+	email, err := StaffEmail(email)
+	if err != nil {
+		return &InvalidError{FieldErrors{"email": "Enter an email address like you@example.com."}}
+	}
+	if role != store.RoleAdmin && role != store.RoleOperator {
+		return &InvalidError{FieldErrors{"role": "Choose admin or operator."}}
+	}
+	if _, err := s.db.UserByEmail(ctx, email); err == nil {
+		return &InvalidError{FieldErrors{"email": "This address already has a staff account."}}
+	}
+	token := secret.NewToken(32)
+	if err := s.db.AddStaffLink(ctx, store.StaffLink{Kind: store.LinkInvite, Email: email, Role: role,
+		ExpiresAt: s.now().Add(InviteFor), CreatedBy: actor}, token); err != nil {
+		return err
+	}
+	b, err := s.db.Branding(ctx)
+	if err != nil {
+		return err
+	}
+	what := "an operator (customers and onboarding)"
+	if role == store.RoleAdmin {
+		what = "an admin (customers, onboarding, settings and staff)"
+	}
+	_, err = s.queueEmailTo(ctx, email, StaffMessage{Product: b.ProductName,
+		Subject: "You are invited to the " + b.ProductName + " onboarding portal",
+		Lead:    actor + " invited you to join the " + b.ProductName + " onboarding portal as " + what + ". Choose your password to start; the link works for 7 days, once.",
+		Link:    s.publicURL + "/invite/" + token, LinkLabel: "Accept the invitation",
+		Footer: "If you did not expect this invitation, you can ignore this email."}, "invite."+secret.NewToken(8), nil)
+	return err
+}
+
+// RequestPasswordReset emails a one-time reset link to a staff address, if it belongs to
+// an active account; otherwise nothing happens (and nothing tells the difference).
+func (s *Service) RequestPasswordReset(ctx context.Context, email, actor string) error {
+	u, err := s.db.UserByEmail(ctx, strings.TrimSpace(email))
+	if errors.Is(err, store.ErrNotFound) || (err == nil && u.DisabledAt != nil) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	token := secret.NewToken(32)
+	if err := s.db.AddStaffLink(ctx, store.StaffLink{Kind: store.LinkReset, Email: u.Email, ExpiresAt: s.now().Add(ResetFor),
+		CreatedBy: actor}, token); err != nil {
+		return err
+	}
+	b, err := s.db.Branding(ctx)
+	if err != nil {
+		return err
+	}
+	_, err = s.queueEmailTo(ctx, u.Email, StaffMessage{Product: b.ProductName,
+		Subject: "Reset your password for the " + b.ProductName + " onboarding portal",
+		Lead:    "Someone (" + actor + ") asked to reset the password of your staff account. Choose a new one with this link; it works for 1 hour, once, and signs you out everywhere.",
+		Link:    s.publicURL + "/reset/" + token, LinkLabel: "Choose a new password",
+		Footer: "If you did not ask for this, ignore this email: your password stays as it is."}, "reset."+secret.NewToken(8), nil)
+	return err
 }

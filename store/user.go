@@ -20,7 +20,19 @@ type User struct {
 	Prefs          UserPrefs
 	// DigestOn is the local date (YYYY-MM-DD) of the last daily digest.
 	DigestOn string
+	// Role is RoleAdmin or RoleOperator; DisabledAt is set when an admin disabled it.
+	Role       string
+	DisabledAt *time.Time
 }
+
+// Staff roles: admins also manage branding, webhooks, API tokens and staff.
+const (
+	RoleAdmin    = "admin"
+	RoleOperator = "operator"
+)
+
+// Admin reports whether the user may manage the portal's settings and staff.
+func (u *User) Admin() bool { return u.Role == RoleAdmin }
 
 // UserPrefs is how a staff user wants to be alerted.
 type UserPrefs struct {
@@ -33,17 +45,17 @@ type UserPrefs struct {
 }
 
 const userColumns = `id, email, password_hash, session_version, last_login_at, created_at, COALESCE(time_zone, ''), alert_email,
-	alert_digest, COALESCE(digest_on, '')`
+	alert_digest, COALESCE(digest_on, ''), role, disabled_at`
 
 func scanUser(row interface{ Scan(...any) error }) (*User, error) {
 	var u User
-	var last nullTime
+	var last, disabled nullTime
 	err := row.Scan(&u.ID, &u.Email, &u.PasswordHash, &u.SessionVersion, &last, timeCol{&u.CreatedAt}, &u.Prefs.TimeZone,
-		&u.Prefs.AlertEmail, &u.Prefs.AlertDigest, &u.DigestOn)
+		&u.Prefs.AlertEmail, &u.Prefs.AlertDigest, &u.DigestOn, &u.Role, &disabled)
 	if err != nil {
 		return nil, err
 	}
-	u.LastLoginAt = last.T
+	u.LastLoginAt, u.DisabledAt = last.T, disabled.T
 	return &u, nil
 }
 
@@ -140,8 +152,15 @@ func (db *DB) userWhere(ctx context.Context, where string, arg any) (*User, erro
 }
 
 // Users lists every staff user, oldest first.
-func (db *DB) Users(ctx context.Context) ([]*User, error) {
-	rows, err := db.query(ctx, `SELECT `+userColumns+` FROM staff_users ORDER BY id`)
+func (db *DB) Users(ctx context.Context) ([]*User, error) { return db.users(ctx, "") }
+
+// ActiveUsers lists the staff users not disabled: the ones alerts go to.
+func (db *DB) ActiveUsers(ctx context.Context) ([]*User, error) {
+	return db.users(ctx, " WHERE disabled_at IS NULL")
+}
+
+func (db *DB) users(ctx context.Context, where string) ([]*User, error) {
+	rows, err := db.query(ctx, `SELECT `+userColumns+` FROM staff_users`+where+` ORDER BY id`)
 	if err != nil {
 		return nil, fmt.Errorf("store: users: %w", err)
 	}

@@ -33,7 +33,7 @@ func (s *Server) requireStaff(c *fiber.Ctx) error {
 	now := time.Now()
 	var user *store.User
 	if uid != 0 && now.Sub(time.Unix(created, 0)) < sessionAbsolute && now.Sub(time.Unix(seen, 0)) < sessionIdle {
-		if u, err := s.db.UserByID(c.UserContext(), uid); err == nil && u.SessionVersion == ver {
+		if u, err := s.db.UserByID(c.UserContext(), uid); err == nil && u.SessionVersion == ver && u.DisabledAt == nil {
 			user = u
 		}
 	}
@@ -119,6 +119,9 @@ func (s *Server) login(c *fiber.Ctx) error {
 	if err := secret.CheckPassword(u.PasswordHash, password); err != nil {
 		s.log.Warn("failed sign-in", "ip", clientIP(c))
 		return fail(fiber.StatusUnauthorized, msgBadLogin)
+	}
+	if u.DisabledAt != nil {
+		return fail(fiber.StatusForbidden, "This account is disabled. Ask an admin of the portal to enable it.")
 	}
 	if err := s.db.ReleaseAttempt(ctx, res); err != nil {
 		return err

@@ -61,7 +61,7 @@ func (emailRenderer) ReminderEmail(ctx context.Context, e onboarding.ReminderEma
 
 // StaffMessage renders an alert or digest for staff: HTML and plain text.
 func (emailRenderer) StaffMessage(ctx context.Context, m onboarding.StaffMessage) (htmlPart, text string, err error) {
-	v := views.StaffEmailView{Product: m.Product, Lead: m.Lead}
+	v := views.StaffEmailView{Product: m.Product, Lead: m.Lead, Link: m.Link, LinkLabel: m.LinkLabel, Footer: m.Footer}
 	for _, r := range m.Rows {
 		v.Rows = append(v.Rows, views.StaffEmailRow{Customer: r.Customer, What: r.What, URL: r.URL, Since: r.Since})
 	}

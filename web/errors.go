@@ -40,7 +40,17 @@ var problems = []struct {
 	{onboarding.ErrNeedsHTTPS, problem{http.StatusUnprocessableEntity, "Kirim delivers webhooks to https only: set PORTAL_PUBLIC_URL to the portal's https address first."}},
 	{onboarding.ErrNoSMTP, problem{http.StatusConflict, "No SMTP server is configured (SMTP_URL): the email stays in the outbox."}},
 	{onboarding.ErrBatchState, problem{http.StatusConflict, "That cannot be done at this stage of the run; the page now shows where it stands."}},
+	{errAdminOnly, problem{http.StatusForbidden, "Only admins can open this page. Ask an admin of the portal if you need a change here."}},
+	{errSelfDisable, problem{http.StatusBadRequest, "You cannot disable your own account: ask another admin."}},
+	{errJoinedAlready, problem{http.StatusConflict, "This address already has a staff account: sign in instead."}},
 }
+
+// The staff side's own refusals.
+var (
+	errAdminOnly     = errors.New("web: admins only")
+	errSelfDisable   = errors.New("web: disabling oneself")
+	errJoinedAlready = errors.New("web: invitation to an existing account")
+)
 
 // explain finds the answer to err: the table first, then the errors that carry their
 // own words (invalid input, Kirim's refusals and outages, a database that cannot be

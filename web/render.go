@@ -50,7 +50,7 @@ func (s *Server) adminPage(c *fiber.Ctx, title string) views.Page {
 	p.Path = c.Path()
 	p.MailOff = s.ob.DevOutbox()
 	if u := staffOf(c); u != nil {
-		p.StaffEmail = u.Email
+		p.StaffEmail, p.Admin = u.Email, u.Admin()
 		// The badge is a hint: a failing count leaves it out rather than the page.
 		if n, err := s.db.AttentionWaiting(c.UserContext()); err == nil {
 			p.Attention = n

@@ -3,6 +3,8 @@ package web
 import (
 	"net/http"
 
+	"github.com/kirim-portal/portal/store"
+
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/adaptor"
 	"github.com/gofiber/fiber/v2/middleware/recover"
@@ -47,9 +49,15 @@ func (s *Server) routes() {
 	app.Post("/logout", s.logout)
 	app.Get("/setup/:token", s.setupPage)
 	app.Post("/setup/:token", s.setupSubmit)
+	app.Get("/forgot", s.forgotPage)
+	app.Post("/forgot", s.forgot)
+	app.Get("/invite/:token", s.staffLinkPage(store.LinkInvite))
+	app.Post("/invite/:token", s.staffLinkSubmit(store.LinkInvite))
+	app.Get("/reset/:token", s.staffLinkPage(store.LinkReset))
+	app.Post("/reset/:token", s.staffLinkSubmit(store.LinkReset))
 
 	// The admin UI: every route needs a staff session.
-	admin := app.Group("/admin", s.requireStaff)
+	admin := app.Group("/admin", s.requireStaff, s.requireAdmin)
 	admin.Get("/", s.dashboard)
 	admin.Get("/account", s.accountPage)
 	admin.Post("/account/password", s.changePassword)
@@ -107,6 +115,13 @@ func (s *Server) routes() {
 	admin.Post("/settings/webhooks/:id<int>/enable", s.enableEndpoint)
 	admin.Post("/settings/webhooks/:id<int>/delete", s.deleteEndpoint)
 	admin.Post("/settings/webhooks/deliveries/:id<int>/redeliver", s.redeliver)
+	admin.Get("/settings/team", s.teamPage)
+	admin.Post("/settings/team/invite", s.inviteStaff)
+	admin.Post("/settings/team/invites/:id<int>/revoke", s.revokeInvite)
+	admin.Post("/settings/team/:id<int>/role", s.staffAction("Role of {email} saved.", setStaffRole))
+	admin.Post("/settings/team/:id<int>/disable", s.staffAction("{email} is disabled and signed out.", disableStaff))
+	admin.Post("/settings/team/:id<int>/enable", s.staffAction("{email} can sign in again.", enableStaff))
+	admin.Post("/settings/team/:id<int>/reset", s.staffAction("A password-reset link is on its way to {email}.", sendStaffReset))
 	admin.Get("/settings/follow-up", s.followUpPage)
 	admin.Post("/settings/follow-up", s.saveFollowUp)
 	admin.Get("/settings/follow-up/preview/:kind", s.previewReminder)

@@ -1,0 +1,132 @@
+package web
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// staffLink reads the one-time link of the newest email to an address.
+func (h *harness) staffLink(t *testing.T, to, kind string, n int) string {
+	t.Helper()
+	for _, m := range h.mp.WaitFor(n, 10*time.Second) {
+		msg := h.mp.Message(m.ID)
+		if msg.To[0].Address == to {
+			if l := regexp.MustCompile(regexp.QuoteMeta(h.URL) + `/` + kind + `/[A-Za-z0-9_-]+`).FindString(msg.Text); l != "" {
+				return strings.TrimPrefix(l, h.URL)
+			}
+		}
+	}
+	t.Fatalf("no %s link emailed to %s", kind, to)
+	return ""
+}
+
+// TestTeamOfStaff: an admin invites an operator by email, who joins with a password of
+// their own; operators cannot open branding, webhooks, API tokens or staff; roles
+// change, accounts are disabled (and signed out) and passwords reset by email, the
+// portal keeps one active admin, and every change is on the audit list.
+func TestTeamOfStaff(t *testing.T) {
+	h := newHarness(t, withMailpit)
+	admin := h.signedIn()
+	admin.get("/admin/settings/team")
+	if resp, body := admin.post("/admin/settings/team/invite", url.Values{"email": {"not-an-address"}, "role": {"operator"}}); resp.StatusCode != http.StatusUnprocessableEntity ||
+		!strings.Contains(body, "Enter an email address like you@example.com.") {
+		t.Fatalf("a bad invitation: %d", resp.StatusCode)
+	}
+	admin.post("/admin/settings/team/invite", url.Values{"email": {"op@team.test"}, "role": {"operator"}})
+	invite := h.staffLink(t, "op@team.test", "invite", 1)
+
+	// The operator joins, once.
+	op := h.browser()
+	if resp, body := op.get(invite); resp.StatusCode != 200 || !strings.Contains(body, "op@team.test") {
+		t.Fatalf("the invitation page: %d", resp.StatusCode)
+	}
+	if resp, body := op.post(invite, url.Values{"password": {"short"}, "confirm": {"short"}}); resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "at least 12 characters") {
+		t.Fatalf("a short password: %d", resp.StatusCode)
+	}
+	if resp, _ := op.post(invite, url.Values{"password": {"operator password 1"}, "confirm": {"operator password 1"}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("joining: %d", resp.StatusCode)
+	}
+	if resp, _ := op.get(invite); resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("a used invitation answers %d", resp.StatusCode)
+	}
+	// What an operator may and may not open.
+	if resp, body := op.get("/admin/customers"); resp.StatusCode != 200 || strings.Contains(body, "/admin/settings/branding") || strings.Contains(body, `href="/admin/settings/team"`) {
+		t.Fatalf("an operator's customer list: %d, or the navigation offers admin settings", resp.StatusCode)
+	}
+	for _, path := range []string{"/admin/settings/branding", "/admin/settings/api", "/admin/settings/webhooks", "/admin/settings/team"} {
+		if resp, body := op.get(path); resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "Only admins can open this page.") {
+			t.Errorf("an operator opens %s: %d", path, resp.StatusCode)
+		}
+	}
+	if resp, _ := op.post("/admin/settings/branding", url.Values{"product_name": {"Hacked"}}); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("an operator changes the branding: %d", resp.StatusCode)
+	}
+	if resp, _ := op.get("/admin/settings/follow-up"); resp.StatusCode != 200 {
+		t.Errorf("an operator cannot open the follow-up settings: %d", resp.StatusCode)
+	}
+
+	// Roles, disabling, the last admin.
+	ctx := context.Background()
+	opUser, _ := h.db.UserByEmail(ctx, "op@team.test")
+	me, _ := h.db.UserByEmail(ctx, admin.email)
+	admin.get("/admin/settings/team")
+	admin.post("/admin/settings/team/"+itoa(opUser.ID)+"/disable", nil)
+	if resp, _ := op.get("/admin/customers"); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("a disabled operator is still signed in: %d", resp.StatusCode)
+	}
+	op.get("/login")
+	if resp, body := op.post("/login", url.Values{"email": {"op@team.test"}, "password": {"operator password 1"}}); resp.StatusCode != http.StatusForbidden ||
+		!strings.Contains(body, "This account is disabled.") {
+		t.Fatalf("a disabled operator signs in: %d", resp.StatusCode)
+	}
+	admin.get("/admin/settings/team")
+	admin.post("/admin/settings/team/"+itoa(me.ID)+"/role", url.Values{"role": {"operator"}})
+	if _, body := admin.get("/admin/settings/team"); !strings.Contains(body, "Nothing changed: the portal needs at least one active admin.") {
+		t.Error("demoting the last active admin is not refused in words")
+	}
+	if u, _ := h.db.UserByID(ctx, me.ID); u.Role != "admin" {
+		t.Fatal("the last active admin was demoted")
+	}
+	admin.post("/admin/settings/team/"+itoa(opUser.ID)+"/enable", nil)
+	admin.get("/admin/settings/team")
+	admin.post("/admin/settings/team/"+itoa(opUser.ID)+"/role", url.Values{"role": {"admin"}})
+	if u, _ := h.db.UserByID(ctx, opUser.ID); u.Role != "admin" || u.DisabledAt != nil {
+		t.Fatalf("after enable and promote: %+v", u)
+	}
+
+	// A forgotten password, by email; an unknown address gets the same answer and nothing.
+	forgetful := h.browser()
+	forgetful.get("/forgot")
+	_, body := forgetful.post("/forgot", url.Values{"email": {"nobody@team.test"}})
+	if !strings.Contains(body, "If <strong>nobody@team.test</strong> belongs to a staff account") {
+		t.Fatal("the forgot page does not answer")
+	}
+	forgetful.get("/forgot")
+	forgetful.post("/forgot", url.Values{"email": {"op@team.test"}})
+	reset := h.staffLink(t, "op@team.test", "reset", 2)
+	if n := len(h.mp.Messages()); n != 2 {
+		t.Fatalf("%d emails: an unknown address got one too?", n)
+	}
+	forgetful.get(reset)
+	if resp, _ := forgetful.post(reset, url.Values{"password": {"a brand new password"}, "confirm": {"a brand new password"}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("reset: %d", resp.StatusCode)
+	}
+	fresh := h.browser()
+	fresh.get("/login")
+	if resp, _ := fresh.post("/login", url.Values{"email": {"op@team.test"}, "password": {"operator password 1"}}); resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("the old password still works: %d", resp.StatusCode)
+	}
+
+	// Every change is on the audit list.
+	_, body = admin.get("/admin/settings/team")
+	for _, action := range []string{"invited", "joined", "disabled", "enabled", "role.changed", "reset.sent", "password.reset"} {
+		if !strings.Contains(body, "op@team.test</strong> "+action) {
+			t.Errorf("the audit list lacks %q", action)
+		}
+	}
+}
