@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"html"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -133,5 +134,40 @@ func (s *Service) RequestPasswordReset(ctx context.Context, email, actor string)
 		Lead:    "Someone (" + actor + ") asked to reset the password of your staff account. Choose a new one with this link; it works for 1 hour, once, and signs you out everywhere.",
 		Link:    s.publicURL + "/reset/" + token, LinkLabel: "Choose a new password",
 		Footer: "If you did not ask for this, ignore this email: your password stays as it is."}, "reset."+secret.NewToken(8), nil)
+	return err
+}
+
+// CheckKirim asks Kirim who the API key belongs to, and records the answer for the
+// first-run checklist.
+func (s *Service) CheckKirim(ctx context.Context) (store.KirimCheck, error) {
+	c := store.KirimCheck{At: s.now()}
+	if me, err := s.kirim.Me(ctx); err != nil {
+		c.Error = err.Error()
+	} else {
+		c.Organization = me.Organization.Name
+	}
+	return c, s.db.SaveKirimCheck(ctx, c)
+}
+
+// SendTestEmail emails a staff member a test through the email server; the outbox
+// then shows whether the server took it.
+func (s *Service) SendTestEmail(ctx context.Context, to string) error {
+	if s.mail.DevOutbox {
+		return ErrNoSMTP
+	}
+	b, err := s.db.Branding(ctx)
+	if err != nil {
+		return err
+	}
+	fromName, from := s.Sender(b)
+	domain := from[strings.LastIndex(from, "@")+1:]
+	text := "This is a test email from the " + b.ProductName + " onboarding portal. It reached you, so customers' setup links will too.\n"
+	_, err = s.db.QueueEmail(ctx, store.Email{Kind: "test", FromName: fromName, From: from, To: to,
+		Subject: "Test email from the " + b.ProductName + " onboarding portal", HTML: "<p>" + html.EscapeString(text) + "</p>", Text: text,
+		Status: store.EmailQueued, MessageID: "<test." + secret.NewToken(12) + "@" + domain + ">"},
+		store.Event{Kind: store.EventEmailQueued, Actor: to, Detail: map[string]any{"to": to, "staff": true}})
+	if err == nil {
+		s.wake()
+	}
 	return err
 }

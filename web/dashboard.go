@@ -89,6 +89,9 @@ func (s *Server) dashboard(c *fiber.Ctx) error {
 	if err := s.needsAttention(ctx, &v); err != nil {
 		return err
 	}
+	if v.Checklist, v.SetUp, err = s.checklist(ctx, staffOf(c).Admin()); err != nil {
+		return err
+	}
 	if err := s.backgroundStatus(ctx, &v); err != nil {
 		return err
 	}

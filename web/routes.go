@@ -59,6 +59,8 @@ func (s *Server) routes() {
 	// The admin UI: every route needs a staff session.
 	admin := app.Group("/admin", s.requireStaff, s.requireAdmin)
 	admin.Get("/", s.dashboard)
+	admin.Post("/setup/test-email", s.testEmail)
+	admin.Post("/setup/kirim-check", s.kirimCheck)
 	admin.Get("/account", s.accountPage)
 	admin.Post("/account/password", s.changePassword)
 	admin.Post("/account/alerts", s.saveAlerts)

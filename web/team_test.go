@@ -130,3 +130,39 @@ func TestTeamOfStaff(t *testing.T) {
 		}
 	}
 }
+
+// TestFirstRunChecklist: the dashboard lists what a new portal needs, each step with
+// its status, checks the email server and the Kirim key for real, and goes away once
+// every step is done.
+func TestFirstRunChecklist(t *testing.T) {
+	h := newHarness(t, withMailpit)
+	staff := h.signedIn()
+	_, body := staff.get("/admin/")
+	if strings.Count(body, `<span class="badge warn">`) < 4 || !strings.Contains(body, "Set up the portal") || !strings.Contains(body, "Missing a logo, your colours, your product name.") {
+		t.Fatal("a new portal's dashboard does not list the four steps to do")
+	}
+	// Kirim refuses the key, then accepts it.
+	h.setFault(faultStatus(http.StatusUnauthorized))
+	staff.post("/admin/setup/kirim-check", nil)
+	if _, body = staff.get("/admin/"); !strings.Contains(body, "Kirim refused the key") {
+		t.Fatal("a refused key is not shown")
+	}
+	h.setFault(nil)
+	staff.post("/admin/setup/kirim-check", nil)
+	staff.post("/admin/setup/test-email", nil)
+	staff.get("/admin/settings/branding")
+	staff.post("/admin/settings/branding", url.Values{"product_name": {"Toko Cloud"}, "primary_color": {"#1d4ed8"}, "accent_color": {"#F59E0B"},
+		"support_email": {"help@tokocloud.test"}, "sender_name": {"Toko Cloud"}, "default_link_hours": {"168"}})
+	png := []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89")
+	staff.upload("/admin/settings/branding/logo", "logo", "logo.png", png)
+	if msgs := h.mp.WaitFor(1, 10*time.Second); len(msgs) != 1 || h.mp.Message(msgs[0].ID).To[0].Address != staff.email {
+		t.Fatal("no test email reached the staff member")
+	}
+	for range 100 {
+		if _, body = staff.get("/admin/"); !strings.Contains(body, "Set up the portal") {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("the checklist stays after every step is done:\n%s", regexp.MustCompile(`(?s)<section class="card checklist".*?</section>`).FindString(body))
+}
