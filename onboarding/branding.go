@@ -120,7 +120,7 @@ func LogoType(data []byte) (string, bool) {
 }
 
 // SaveLogo validates and stores the logo.
-func (s *Service) SaveLogo(ctx context.Context, data []byte, actor string) error {
+func (s *Service) SaveLogo(ctx context.Context, name string, data []byte, actor string) error {
 	if len(data) == 0 {
 		return &InvalidError{FieldErrors{"logo": "Choose a file to upload."}}
 	}
@@ -128,10 +128,14 @@ func (s *Service) SaveLogo(ctx context.Context, data []byte, actor string) error
 		return &InvalidError{FieldErrors{"logo": "Use a file of at most 512 KB."}}
 	}
 	ct, ok := LogoType(data)
-	if !ok {
+	switch {
+	case !ok:
 		return &InvalidError{FieldErrors{"logo": "Upload a PNG, JPEG or SVG image."}}
+	case name == store.AssetEmailLogo && ct == "image/svg+xml":
+		// Gmail and Outlook do not show SVG images.
+		return &InvalidError{FieldErrors{"logo": "Emails need a PNG or JPEG: Gmail and Outlook do not show SVG images."}}
 	}
-	if _, err := s.db.SaveLogo(ctx, ct, data); err != nil {
+	if _, err := s.db.SaveLogo(ctx, name, ct, data); err != nil {
 		return err
 	}
 	_, err := s.db.AddEvent(ctx, store.Event{Kind: store.EventLogoChanged, Actor: actor})

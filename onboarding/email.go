@@ -171,12 +171,13 @@ func (s *Service) host() string {
 	return h
 }
 
-// LogoURL is the public URL of the uploaded logo, versioned by its hash.
+// LogoURL is the public URL of the emails' logo (PNG or JPEG, for white), versioned by
+// its hash; "" when none was uploaded, and the email shows the product name.
 func (s *Service) LogoURL(b store.Branding) string {
-	if b.LogoPath() == "" {
+	if b.EmailLogoPath() == "" {
 		return ""
 	}
-	return s.publicURL + b.LogoPath()
+	return s.publicURL + b.EmailLogoPath()
 }
 
 // activeLink returns the customer's newest link that is active now, if any.

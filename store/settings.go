@@ -26,7 +26,24 @@ type Branding struct {
 	DefaultLinkHours int    `json:"default_link_hours"`
 	ContinueURL      string `json:"continue_url"`
 	// LogoSHA is the hash of the uploaded logo (empty: none); it versions the logo URL.
+	// The logo shows on the portal's header, on the primary colour.
 	LogoSHA string `json:"logo_sha"`
+	// EmailLogoSHA is the hash of the emails' logo: PNG or JPEG, on white.
+	EmailLogoSHA string `json:"email_logo_sha,omitempty"`
+}
+
+// Brand assets: the portal's logo and the emails' logo.
+const (
+	AssetLogo      = "logo"
+	AssetEmailLogo = "email_logo"
+)
+
+// EmailLogoPath is the portal's path of the emails' logo, versioned by its hash, or "".
+func (b Branding) EmailLogoPath() string {
+	if b.EmailLogoSHA == "" {
+		return ""
+	}
+	return "/brand/email-logo?v=" + b.EmailLogoSHA[:min(12, len(b.EmailLogoSHA))]
 }
 
 // LogoPath is the portal's path of the uploaded logo, versioned by its hash, or "".
@@ -110,21 +127,26 @@ type Asset struct {
 	Data        []byte
 }
 
-// SaveLogo stores the logo and records its hash in the branding, in one transaction.
-func (db *DB) SaveLogo(ctx context.Context, contentType string, data []byte) (string, error) {
+// SaveLogo stores a logo (AssetLogo or AssetEmailLogo) and records its hash in the
+// branding, in one transaction.
+func (db *DB) SaveLogo(ctx context.Context, name, contentType string, data []byte) (string, error) {
 	sum := sha256.Sum256(data)
 	sha := hex.EncodeToString(sum[:])
 	b, err := db.Branding(ctx)
 	if err != nil {
 		return "", err
 	}
-	b.LogoSHA = sha
+	if name == AssetEmailLogo {
+		b.EmailLogoSHA = sha
+	} else {
+		b.LogoSHA = sha
+	}
 	raw, _ := json.Marshal(b)
 	err = db.tx(ctx, func(tx *sql.Tx) error {
 		now := db.now()
-		if _, err := tx.ExecContext(ctx, `INSERT INTO brand_assets (name, content_type, sha256, data, updated_at) VALUES ('logo', ?, ?, ?, ?)
+		if _, err := tx.ExecContext(ctx, `INSERT INTO brand_assets (name, content_type, sha256, data, updated_at) VALUES (?, ?, ?, ?, ?)
 			ON CONFLICT (name) DO UPDATE SET content_type = excluded.content_type, sha256 = excluded.sha256, data = excluded.data,
-			updated_at = excluded.updated_at`, contentType, sha, data, now); err != nil {
+			updated_at = excluded.updated_at`, name, contentType, sha, data, now); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO settings (key, value, updated_at) VALUES ('branding', ?, ?)
@@ -138,10 +160,10 @@ func (db *DB) SaveLogo(ctx context.Context, contentType string, data []byte) (st
 	return sha, nil
 }
 
-// Logo returns the uploaded logo.
-func (db *DB) Logo(ctx context.Context) (*Asset, error) {
+// Logo returns an uploaded logo (AssetLogo or AssetEmailLogo).
+func (db *DB) Logo(ctx context.Context, name string) (*Asset, error) {
 	var a Asset
-	err := db.queryRow(ctx, `SELECT content_type, sha256, data FROM brand_assets WHERE name = 'logo'`).Scan(&a.ContentType, &a.SHA256, &a.Data)
+	err := db.queryRow(ctx, `SELECT content_type, sha256, data FROM brand_assets WHERE name = ?`, name).Scan(&a.ContentType, &a.SHA256, &a.Data)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}

@@ -11,7 +11,7 @@ var messages = map[string]map[string]string{
 	"en": {
 		"subject":                          "Connect your WhatsApp number to %s",
 		"hi":                               "Hi %s,",
-		"intro":                            "%s uses WhatsApp to talk with your customers. Connect your WhatsApp Business number in a few minutes: it is done on Meta's own secure page.",
+		"intro":                            "You are one step away from using WhatsApp with %s: connect your WhatsApp Business number. It takes about five minutes, and you sign in with Facebook on Meta's own secure page.",
 		"what_you_need":                    "What you need",
 		"need_facebook":                    "A Facebook login, to manage your business on Meta.",
 		"need_phone":                       "A phone number that can receive a verification code by SMS or call.",
@@ -104,11 +104,12 @@ var messages = map[string]map[string]string{
 		"no":                               "No:",
 		"existing_no":                      "If the number is new, or not in the WhatsApp app, there is nothing to do first.",
 		"revoked_body":                     "The sender cancelled this link, so it no longer works. Ask for a fresh one and we will email it to the address we have on file.",
+		"preheader":                        "Connect your WhatsApp number to %s in about five minutes. Your link works until %s.",
 	},
 	"id": {
 		"subject":                          "Hubungkan nomor WhatsApp Anda ke %s",
 		"hi":                               "Halo %s,",
-		"intro":                            "%s menggunakan WhatsApp untuk berbicara dengan pelanggan Anda. Hubungkan nomor WhatsApp Business Anda dalam beberapa menit, langsung di halaman aman milik Meta.",
+		"intro":                            "Tinggal satu langkah lagi agar Anda bisa memakai WhatsApp di %s: hubungkan nomor WhatsApp Business Anda. Prosesnya sekitar lima menit, cukup masuk dengan akun Facebook di halaman resmi Meta.",
 		"what_you_need":                    "Yang Anda perlukan",
 		"need_facebook":                    "Akun Facebook, untuk mengelola bisnis Anda di Meta.",
 		"need_phone":                       "Nomor telepon yang dapat menerima kode verifikasi lewat SMS atau panggilan.",
@@ -201,6 +202,7 @@ var messages = map[string]map[string]string{
 		"no":                               "Tidak:",
 		"existing_no":                      "Kalau nomornya baru, atau belum dipakai di aplikasi WhatsApp, tidak ada yang perlu disiapkan.",
 		"revoked_body":                     "Pengirim telah membatalkan tautan ini, jadi tautan ini tidak bisa dipakai lagi. Minta tautan baru, nanti kami kirimkan ke email yang terdaftar.",
+		"preheader":                        "Hubungkan nomor WhatsApp Anda ke %s, cukup sekitar lima menit. Tautan Anda berlaku sampai %s.",
 	},
 }
 

@@ -41,7 +41,11 @@ func (s *Server) theme(c *fiber.Ctx) error {
 // logo serves the uploaded logo. An SVG gets a CSP that forbids any script, should
 // someone open it directly rather than through an <img>.
 func (s *Server) logo(c *fiber.Ctx) error {
-	a, err := s.db.Logo(c.UserContext())
+	name := store.AssetLogo
+	if c.Path() == "/brand/email-logo" {
+		name = store.AssetEmailLogo
+	}
+	a, err := s.db.Logo(c.UserContext(), name)
 	if err != nil {
 		return err
 	}
@@ -61,7 +65,7 @@ func brandingForm(b store.Branding) views.BrandingForm {
 		SubjectEN: b.SubjectEN, SubjectID: b.SubjectID, IntroEN: b.IntroEN, IntroID: b.IntroID,
 		DefaultLinkHours: b.DefaultLinkHours, ContinueURL: b.ContinueURL, LinkHours: linkHours,
 		Version: themeVersion(b) + b.LogoSHA + strconv.FormatInt(time.Now().UnixNano(), 36)}
-	f.LogoURL = b.LogoPath()
+	f.LogoURL, f.EmailLogoURL = b.LogoPath(), b.EmailLogoPath()
 	return f
 }
 
@@ -109,6 +113,10 @@ func (s *Server) saveBranding(c *fiber.Ctx) error {
 }
 
 func (s *Server) uploadLogo(c *fiber.Ctx) error {
+	name, what := store.AssetLogo, "Logo"
+	if strings.HasSuffix(c.Path(), "/email-logo") {
+		name, what = store.AssetEmailLogo, "Email logo"
+	}
 	var data []byte
 	if fh, err := c.FormFile("logo"); err == nil {
 		if fh.Size > onboarding.MaxLogoBytes {
@@ -125,16 +133,16 @@ func (s *Server) uploadLogo(c *fiber.Ctx) error {
 			}
 		}
 	}
-	err := s.ob.SaveLogo(c.UserContext(), data, actor(c))
+	err := s.ob.SaveLogo(c.UserContext(), name, data, actor(c))
 	var inv *onboarding.InvalidError
 	if errors.As(err, &inv) {
-		s.flash(c, "error", "Logo not saved: "+inv.Fields["logo"])
+		s.flash(c, "error", what+" not saved: "+inv.Fields["logo"])
 		return redirect(c, "/admin/settings/branding")
 	}
 	if err != nil {
 		return err
 	}
-	s.flash(c, "ok", "Logo uploaded.")
+	s.flash(c, "ok", what+" uploaded.")
 	return redirect(c, "/admin/settings/branding")
 }
 

@@ -166,3 +166,43 @@ func TestFirstRunChecklist(t *testing.T) {
 	}
 	t.Fatalf("the checklist stays after every step is done:\n%s", regexp.MustCompile(`(?s)<section class="card checklist".*?</section>`).FindString(body))
 }
+
+// TestEmailLogoPreheaderAndLinks: emails carry their own logo (PNG or JPEG: an SVG is
+// refused for email), an inbox preview line, a clickable support address, and the
+// fallback link in the brand colour.
+func TestEmailLogoPreheaderAndLinks(t *testing.T) {
+	h := newHarness(t, withMailpit)
+	staff := h.signedIn()
+	staff.get("/admin/settings/branding")
+	staff.post("/admin/settings/branding", url.Values{"product_name": {"Toko Cloud"}, "primary_color": {"#1d4ed8"}, "accent_color": {"#F59E0B"},
+		"support_email": {"help@tokocloud.test"}, "default_link_hours": {"168"}})
+	svg := []byte(`<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="10" height="10"/></svg>`)
+	staff.upload("/admin/settings/branding/email-logo", "logo", "logo.svg", svg)
+	if _, body := staff.get("/admin/settings/branding"); !strings.Contains(body, "Email logo not saved: Emails need a PNG or JPEG") {
+		t.Fatal("an SVG email logo is not refused in words")
+	}
+	staff.upload("/admin/settings/branding/logo", "logo", "logo.svg", svg) // the pages may have an SVG
+	png := []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89")
+	staff.upload("/admin/settings/branding/email-logo", "logo", "logo.png", png)
+	b, _ := h.db.Branding(context.Background())
+	if b.LogoSHA == "" || b.EmailLogoSHA == "" || b.LogoSHA == b.EmailLogoSHA {
+		t.Fatalf("two logos expected: %+v", b)
+	}
+	if resp, body := h.browser().get(b.EmailLogoPath()); resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "image/png" || body != string(png) {
+		t.Fatalf("the email logo: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+
+	staff.createCustomer(url.Values{"name": {"Toko Surel"}, "email": {"surel@toko.test"}, "locale": {"id"}, "send_email": {"1"}})
+	m := h.mp.Message(h.mp.WaitFor(1, 10*time.Second)[0].ID)
+	for _, want := range []string{`<img src="` + h.URL + b.EmailLogoPath() + `"`,
+		`mso-hide:all;">Hubungkan nomor WhatsApp Anda ke Toko Cloud, cukup sekitar lima menit. Tautan Anda berlaku sampai `,
+		`<a href="mailto:help@tokocloud.test" style="color:#1D4ED8;">help@tokocloud.test</a>`, `style="color:#1D4ED8;">` + h.URL + `/onboard/`,
+		"Tinggal satu langkah lagi"} {
+		if !strings.Contains(m.HTML, want) {
+			t.Errorf("the email lacks %s", want)
+		}
+	}
+	if strings.Contains(m.HTML, "/brand/logo?") {
+		t.Error("the email uses the pages' (SVG) logo")
+	}
+}
