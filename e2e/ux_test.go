@@ -2,7 +2,9 @@ package e2e
 
 import (
 	"fmt"
+	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -128,6 +130,14 @@ func TestLandingOnAPhone(t *testing.T) {
 	must(t, expect.Locator(visitor.GetByRole("heading", playwright.PageGetByRoleOptions{Level: playwright.Int(1)})).ToHaveText("Selamat datang, Warung Ponsel "+id))
 	connect := visitor.GetByRole("link", playwright.PageGetByRoleOptions{Name: "Hubungkan WhatsApp"})
 	aboveFold(t, visitor, connect, "Hubungkan WhatsApp")
+	must(t, expect.Locator(visitor.Locator("main")).ToContainText(regexp.MustCompile(`Tautan ini berlaku sampai \d+ \w+ \d{4}, \d\d\.\d\d WIB`)))
+	text, err := visitor.Locator("main").InnerText()
+	must(t, err)
+	product, err := visitor.Locator("header.bar .product, header.bar .logo").First().Evaluate("e => e.textContent || e.alt", nil)
+	must(t, err)
+	if vendor := regexp.MustCompile(`\b(Kirim|Meta)\b`).FindString(strings.ReplaceAll(text, fmt.Sprint(product), "")); vendor != "" {
+		t.Errorf("the landing page names %s beside the product", vendor)
+	}
 	must(t, expect.Locator(visitor.GetByText("Hapus akun saya")).ToBeHidden())
 	must(t, visitor.GetByText("Apakah nomor ini sudah dipakai").Click())
 	must(t, expect.Locator(visitor.GetByText("Hapus akun saya")).ToBeVisible())
@@ -191,4 +201,32 @@ func TestTeamInTheBrowser(t *testing.T) {
 	must(t, expect.Locator(op.Locator("nav.subnav")).ToContainText("Follow-up"))
 	must(t, expect.Locator(op.Locator("nav.subnav")).Not().ToContainText("Branding"))
 	must(t, expect.Locator(op.Locator("nav.subnav")).Not().ToContainText("Team"))
+}
+
+// TestNoEmailServerInTheBrowser: a portal without SMTP_URL says so on every admin page,
+// a send is a warning rather than a success, and the customer shows "Not sent".
+func TestNoEmailServerInTheBrowser(t *testing.T) {
+	if skipReason != "" {
+		t.Skip("browser not available: " + skipReason)
+	}
+	addr, err := freeAddr()
+	must(t, err)
+	dir := t.TempDir()
+	p, err := runPortal(addr, dir, filepath.Join(dir, "portal.log"), "KIRIM_API_KEY=", "SMTP_URL=")
+	must(t, err)
+	defer p.stop()
+	base := "http://" + addr
+	page := newPage(t)
+	signInAt(t, page, base)
+	must(t, expect.Locator(page.GetByRole("note").Filter(playwright.LocatorFilterOptions{HasText: "Emails are not being sent"})).ToBeVisible())
+	_, err = page.Goto(base + "/admin/customers/new")
+	must(t, err)
+	must(t, page.GetByLabel("Name").Fill("Toko Tanpa Surel"))
+	must(t, page.GetByLabel("Email", playwright.PageGetByLabelOptions{Exact: playwright.Bool(true)}).Fill("tanpa@surel.test"))
+	must(t, page.GetByRole("button", playwright.PageGetByRoleOptions{Name: "Create and send setup link"}).Click())
+	must(t, expect.Locator(page.Locator(".flash.warn")).ToContainText("Saved — not sent: no email server is configured"))
+	must(t, expect.Locator(page.Locator(".flash.ok")).ToHaveCount(0))
+	must(t, expect.Locator(page.Locator("#state-title")).ToHaveText("Not sent: no email server is configured"))
+	must(t, expect.Locator(page.Locator("section[aria-labelledby=emails]")).ToContainText("Not sent"))
+	shot(t, page, "customer-not-sent")
 }

@@ -443,7 +443,7 @@ func TestFailureReasonCodes(t *testing.T) {
 			c := h.newLinkedCustomer(t, staff, "Reason Store")
 			visitor := h.browser()
 			_, body := visitor.get(h.signupVia(t, c.ID, "outcome=fail&reason=token_exchange_failed"))
-			want := "Meta could not hand over access"
+			want := "We could not get access to your number this time"
 			if v.OtherReasonCodes { // META_TOKEN_EXCHANGE: not a code the portal knows
 				want = "Error code: META_TOKEN_EXCHANGE"
 			}

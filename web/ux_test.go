@@ -311,6 +311,9 @@ func TestPublicPagesBrandedAndLocalized(t *testing.T) {
 			t.Errorf("the landing page lacks %q", want)
 		}
 	}
+	if vendor := regexp.MustCompile(`\b(Kirim|Meta)\b`).FindString(body); vendor != "" {
+		t.Errorf("the landing page names %s", vendor)
+	}
 	if strings.Index(body, "/connect") > strings.Index(body, "Apakah nomor ini") {
 		t.Error("the Connect button comes after the tips")
 	}
