@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/playwright-community/playwright-go"
 )
@@ -124,6 +125,28 @@ func TestAccessibilityOfEveryPage(t *testing.T) {
 	must(t, staff.GetByRole("button", playwright.PageGetByRoleOptions{Name: "Revoke…"}).Click())
 	must(t, staff.GetByRole("button", playwright.PageGetByRoleOptions{Name: "Revoke link"}).Click())
 	must(t, expect.Locator(staff.GetByRole("status")).ToContainText("Link revoked."))
+	// A suspended customer's landing page (on hold).
+	heldLanding := emailedLanding(t, staff, "Toko Ditunda "+id, "tunda"+id+"@toko.test")
+	must(t, staff.GetByRole("button", playwright.PageGetByRoleOptions{Name: "Suspend…"}).Click())
+	must(t, staff.GetByRole("dialog").GetByRole("button", playwright.LocatorGetByRoleOptions{Name: "Suspend", Exact: playwright.Bool(true)}).Click())
+	must(t, expect.Locator(staff.GetByRole("status")).ToContainText("Customer suspended."))
+	// An invitation's page.
+	_, err = staff.Goto(portalURL + "/admin/settings/team")
+	must(t, err)
+	must(t, staff.GetByLabel("Email", playwright.PageGetByLabelOptions{Exact: playwright.Bool(true)}).Fill("a11y"+id+"@team.test"))
+	must(t, staff.GetByRole("button", playwright.PageGetByRoleOptions{Name: "Send invitation"}).Click())
+	msgs := mailpit.For(t).WaitForSearch("to:a11y"+id+"@team.test", 1, 15*time.Second)
+	if len(msgs) != 1 {
+		t.Fatal("no invitation")
+	}
+	invite := regexp.MustCompile(regexp.QuoteMeta(portalURL) + `/invite/[A-Za-z0-9_-]+`).FindString(mailpit.For(t).Message(msgs[0].ID).Text)
+	// An import's preview.
+	_, err = staff.Goto(portalURL + "/admin/imports")
+	must(t, err)
+	must(t, staff.GetByLabel("CSV file", playwright.PageGetByLabelOptions{Exact: playwright.Bool(true)}).SetInputFiles(importCSV(t, "Aks "+id, 3, "Bad Row,not-an-email")))
+	must(t, staff.GetByRole("button", playwright.PageGetByRoleOptions{Name: "Upload and preview"}).Click())
+	must(t, expect.Locator(staff.GetByRole("heading", playwright.PageGetByRoleOptions{Name: "Preview"})).ToBeVisible())
+	preview := strings.TrimPrefix(staff.URL(), portalURL)
 	_, err = staff.Goto(portalURL + "/admin/outbox")
 	must(t, err)
 	email, err := staff.Locator("table a[href^='/admin/outbox/']").First().GetAttribute("href")
@@ -132,8 +155,8 @@ func TestAccessibilityOfEveryPage(t *testing.T) {
 	admin := []string{"/admin/", "/admin/?range=week", "/admin/attention", "/admin/customers", "/admin/customers?sort=activity",
 		"/admin/customers/new", strings.TrimPrefix(customerPage, portalURL), strings.TrimPrefix(customerPage, portalURL) + "?confirm=archive",
 		strings.TrimPrefix(customerPage, portalURL) + "/edit", "/admin/imports", "/admin/outbox", email, "/admin/settings/branding",
-		"/admin/settings/follow-up", "/admin/settings/api", "/admin/settings/webhooks", "/admin/settings/team", "/admin/account"}
-	public := []string{"/", "/forgot", "/no-such-page", "/onboard/" + strings.Repeat("x", 32), landing, revokedLanding, failure, success}
+		"/admin/settings/follow-up", "/admin/settings/api", "/admin/settings/webhooks", "/admin/settings/team", "/admin/account", preview}
+	public := []string{"/", "/forgot", "/no-such-page", "/onboard/" + strings.Repeat("x", 32), landing, revokedLanding, heldLanding, failure, success, invite}
 
 	for _, scheme := range []*playwright.ColorScheme{playwright.ColorSchemeLight, playwright.ColorSchemeDark} {
 		t.Run(fmt.Sprint(*scheme), func(t *testing.T) {

@@ -74,9 +74,6 @@ const (
 	ResetFor  = time.Hour
 )
 
-// ErrStaffExists is an invitation to an address that already has a staff account.
-var ErrStaffExists = errors.New("this address already has a staff account")
-
 // InviteStaff emails a one-time link that lets the address join the staff with the role.
 func (s *Service) InviteStaff(ctx context.Context, email, role, actor string) error {
 	email, err := StaffEmail(email)

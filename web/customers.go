@@ -289,7 +289,7 @@ func (s *Server) showCustomer(c *fiber.Ctx) error {
 	if v.Zone == nil {
 		v.Zone = time.UTC
 	}
-	v.Next = nextStep(v, now)
+	v.Next = nextStep(v)
 	v.Confirm = c.Query("confirm")
 	return s.render(c, views.CustomerPage(s.adminPage(c, cu.Name), v))
 }
@@ -301,7 +301,7 @@ func zoneTime(t time.Time, loc *time.Location) string {
 
 // nextStep says where the customer is and the one thing to do next, in that order of
 // precedence: archived, suspended, connected, failed, a working link, no working link.
-func nextStep(v views.CustomerView, now time.Time) views.NextStep {
+func nextStep(v views.CustomerView) views.NextStep {
 	self := views.CustomerPath(v.ID)
 	send := func(label string, fresh bool) views.Action {
 		if v.Email == "" {

@@ -89,7 +89,7 @@ func redactPath(p string) string {
 		case parts[i] == "onboard" && parts[i+1] == "r" && i+2 < len(parts):
 			parts[i+2] = "[key]"
 			i += 2
-		case parts[i] == "onboard" || (parts[i] == "setup" && i == 1):
+		case parts[i] == "onboard" || (i == 1 && (parts[i] == "setup" || parts[i] == "invite" || parts[i] == "reset")):
 			if parts[i+1] != "" {
 				parts[i+1] = "[token]"
 			}

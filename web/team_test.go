@@ -122,6 +122,13 @@ func TestTeamOfStaff(t *testing.T) {
 		t.Fatalf("the old password still works: %d", resp.StatusCode)
 	}
 
+	// The one-time links never reach the log.
+	for _, link := range []string{invite, reset} {
+		if token := link[strings.LastIndex(link, "/")+1:]; strings.Contains(h.logs.String(), token) {
+			t.Errorf("the log holds the token of %s", link[:strings.LastIndex(link, "/")])
+		}
+	}
+
 	// Every change is on the audit list.
 	_, body = admin.get("/admin/settings/team")
 	for _, action := range []string{"invited", "joined", "disabled", "enabled", "role.changed", "reset.sent", "password.reset"} {
