@@ -94,8 +94,10 @@ func (db *DB) CreateUser(ctx context.Context, email, passwordHash string) (*User
 		if err != nil {
 			return err
 		}
-		id, err = res.LastInsertId()
-		return err
+		if id, err = res.LastInsertId(); err != nil {
+			return err
+		}
+		return audit(ctx, tx, now, "portal user add", "added", email, "as admin")
 	})
 	if isUnique(err) {
 		return nil, fmt.Errorf("store: create user %s: %w", email, ErrConflict)
@@ -114,15 +116,24 @@ var ErrNotFirst = errors.New("store: a staff user exists already")
 func (db *DB) CreateFirstUser(ctx context.Context, email, passwordHash string) (*User, error) {
 	email = strings.TrimSpace(email)
 	now := db.now()
-	res, err := db.exec(ctx, `INSERT INTO staff_users (email, password_hash, created_at, updated_at)
-		SELECT ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM staff_users)`, email, passwordHash, now, now)
-	if err != nil {
-		return nil, fmt.Errorf("store: create first user: %w", err)
+	var id int64
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO staff_users (email, password_hash, created_at, updated_at)
+			SELECT ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM staff_users)`, email, passwordHash, now, now)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ErrNotFirst
+		}
+		if id, err = res.LastInsertId(); err != nil {
+			return err
+		}
+		return audit(ctx, tx, now, "first-run setup link", "added", email, "as admin")
+	})
+	if errors.Is(err, ErrNotFirst) {
+		return nil, err
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return nil, ErrNotFirst
-	}
-	id, err := res.LastInsertId()
 	if err != nil {
 		return nil, fmt.Errorf("store: create first user: %w", err)
 	}
@@ -204,11 +215,19 @@ func (db *DB) BumpSessionVersion(ctx context.Context, id int64) (int64, error) {
 	return v, nil
 }
 
-// SetPassword stores a new password hash and invalidates the user's sessions.
+// SetPassword stores a new password hash, invalidates the user's sessions and audits
+// the change.
 func (db *DB) SetPassword(ctx context.Context, id int64, hash string) (int64, error) {
 	var v int64
-	err := db.queryRow(ctx, `UPDATE staff_users SET password_hash = ?, session_version = session_version + 1,
-		updated_at = ? WHERE id = ? RETURNING session_version`, hash, db.now(), id).Scan(&v)
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		now := db.now()
+		var email string
+		if err := tx.QueryRowContext(ctx, `UPDATE staff_users SET password_hash = ?, session_version = session_version + 1,
+			updated_at = ? WHERE id = ? RETURNING session_version, email`, hash, now, id).Scan(&v, &email); err != nil {
+			return err
+		}
+		return audit(ctx, tx, now, email, "password.changed", email, "")
+	})
 	if err != nil {
 		return 0, fmt.Errorf("store: set password: %w", err)
 	}

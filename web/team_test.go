@@ -136,6 +136,9 @@ func TestTeamOfStaff(t *testing.T) {
 			t.Errorf("the audit list lacks %q", action)
 		}
 	}
+	if !strings.Contains(body, admin.email+"</strong> added") {
+		t.Error("the audit list lacks the admin added on the command line")
+	}
 }
 
 // TestFirstRunChecklist: the dashboard lists what a new portal needs, each step with
