@@ -51,12 +51,13 @@ func BenchmarkCustomerList(b *testing.B) {
 			b.Fatal(err)
 		}
 		pages := map[string]string{
-			"first":  "/admin/customers",
-			"search": "/admin/customers?q=" + url.QueryEscape(fmt.Sprintf("Nomor %d Jaya", n-7)),
-			"broad":  "/admin/customers?q=Jaya",
-			"deep":   "/admin/customers?after=" + store.CustomerCursor(mid),
+			"first":    "/admin/customers",
+			"search":   "/admin/customers?q=" + url.QueryEscape(fmt.Sprintf("Nomor %d Jaya", n-7)),
+			"broad":    "/admin/customers?q=Jaya",
+			"deep":     "/admin/customers?after=" + store.CustomerCursor(mid),
+			"activity": "/admin/customers?sort=activity",
 		}
-		for _, name := range []string{"first", "search", "broad", "deep"} {
+		for _, name := range []string{"first", "search", "broad", "deep", "activity"} {
 			b.Run(fmt.Sprintf("%s/n=%d", name, n), func(b *testing.B) {
 				for b.Loop() {
 					req, _ := http.NewRequest("GET", h.URL+pages[name], nil)
