@@ -603,7 +603,7 @@ func emailTable(p Page, rows []EmailRow, showCustomer bool) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			if r.Status == "failed" || r.Status == "held" || r.Status == "sent" {
+			if (r.Status == "failed" || r.Status == "held" || r.Status == "sent") && !p.MailOff {
 				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 55, "<form method=\"post\" action=\"")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err

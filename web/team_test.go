@@ -131,7 +131,7 @@ func TestTeamOfStaff(t *testing.T) {
 
 	// Every change is on the audit list.
 	_, body = admin.get("/admin/settings/team")
-	for _, action := range []string{"invited", "joined", "disabled", "enabled", "role.changed", "reset.sent", "password.reset"} {
+	for _, action := range []string{"invited", "joined", "disabled", "enabled again", "role changed", "was sent a password-reset link", "reset their password by email"} {
 		if !strings.Contains(body, "op@team.test</strong> "+action) {
 			t.Errorf("the audit list lacks %q", action)
 		}
