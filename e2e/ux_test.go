@@ -219,6 +219,12 @@ func TestNoEmailServerInTheBrowser(t *testing.T) {
 	page := newPage(t)
 	signInAt(t, page, base)
 	must(t, expect.Locator(page.GetByRole("note").Filter(playwright.LocatorFilterOptions{HasText: "Emails are not being sent"})).ToBeVisible())
+	// A new portal's dashboard leads with its checklist.
+	checklist := page.Locator("section.checklist li")
+	must(t, expect.Locator(checklist).ToHaveCount(4))
+	must(t, expect.Locator(checklist.Nth(2)).ToContainText("No email server is configured"))
+	must(t, expect.Locator(checklist.Nth(3)).ToContainText("built-in sandbox"))
+	shot(t, page, "dashboard-first-run")
 	_, err = page.Goto(base + "/admin/customers/new")
 	must(t, err)
 	must(t, page.GetByLabel("Name").Fill("Toko Tanpa Surel"))

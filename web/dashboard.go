@@ -150,14 +150,17 @@ func funnel(c store.Cohort) []views.FunnelStep {
 		if c.Created > 0 {
 			f.Width = st.n * 100 / c.Created
 		}
-		if i > 0 {
+		if i > 0 && prev > 0 {
 			f.Rate = percent(st.n, prev) + " of the step before"
 		}
 		prev = st.n
 		out = append(out, f)
 	}
 	failed := views.FunnelStep{Label: "Failed", N: c.Failed, Href: customersHref(views.CustomerFilter{Stage: onboarding.StageFailed}, ""),
-		Rate: percent(c.Failed, c.Started) + " of those who started", Failed: true}
+		Rate: "—", Failed: true}
+	if c.Started > 0 {
+		failed.Rate = percent(c.Failed, c.Started) + " of those who started"
+	}
 	if c.Created > 0 {
 		failed.Width = c.Failed * 100 / c.Created
 	}
