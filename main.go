@@ -473,7 +473,11 @@ func userList(ctx context.Context, cfg Config, stdout io.Writer) error {
 		if u.LastLoginAt != nil {
 			last = u.LastLoginAt.Format(time.RFC3339)
 		}
-		fmt.Fprintf(stdout, "%s\tcreated %s\tlast sign-in %s\n", u.Email, u.CreatedAt.Format(time.RFC3339), last)
+		role := u.Role
+		if u.DisabledAt != nil {
+			role += " (disabled)"
+		}
+		fmt.Fprintf(stdout, "%s\t%s\tcreated %s\tlast sign-in %s\n", u.Email, role, u.CreatedAt.Format(time.RFC3339), last)
 	}
 	return nil
 }

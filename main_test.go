@@ -170,7 +170,7 @@ func TestUserAddAndBackup(t *testing.T) {
 	}
 	out.Reset()
 	cli(ctx, []string{"user", "list"}, env, nil, &out, &errOut)
-	if !strings.Contains(out.String(), "a@example.test") || !strings.Contains(out.String(), "gen@example.test") {
+	if !strings.Contains(out.String(), "a@example.test\tadmin\t") || !strings.Contains(out.String(), "gen@example.test\tadmin\t") {
 		t.Fatalf("user list: %s", out.String())
 	}
 
