@@ -140,6 +140,18 @@ func TestAccessibilityOfEveryPage(t *testing.T) {
 		t.Fatal("no invitation")
 	}
 	invite := regexp.MustCompile(regexp.QuoteMeta(portalURL) + `/invite/[A-Za-z0-9_-]+`).FindString(mailpit.For(t).Message(msgs[0].ID).Text)
+	// A password reset's page.
+	forgot := newPage(t)
+	_, err = forgot.Goto(portalURL + "/forgot")
+	must(t, err)
+	must(t, forgot.GetByLabel("Email").Fill(staffEmail))
+	must(t, forgot.GetByRole("button", playwright.PageGetByRoleOptions{Name: "Email me a link"}).Click())
+	must(t, expect.Locator(forgot.GetByRole("status")).ToContainText("belongs to a staff account"))
+	resets := mailpit.For(t).WaitForSearch("to:"+staffEmail+" subject:Reset", 1, 15*time.Second)
+	if len(resets) == 0 {
+		t.Fatal("no reset email")
+	}
+	reset := regexp.MustCompile(regexp.QuoteMeta(portalURL) + `/reset/[A-Za-z0-9_-]+`).FindString(mailpit.For(t).Message(resets[0].ID).Text)
 	// An import's preview.
 	_, err = staff.Goto(portalURL + "/admin/imports")
 	must(t, err)
@@ -156,7 +168,7 @@ func TestAccessibilityOfEveryPage(t *testing.T) {
 		"/admin/customers/new", strings.TrimPrefix(customerPage, portalURL), strings.TrimPrefix(customerPage, portalURL) + "?confirm=archive",
 		strings.TrimPrefix(customerPage, portalURL) + "/edit", "/admin/imports", "/admin/outbox", email, "/admin/settings/branding",
 		"/admin/settings/follow-up", "/admin/settings/api", "/admin/settings/webhooks", "/admin/settings/team", "/admin/account", preview}
-	public := []string{"/", "/forgot", "/no-such-page", "/onboard/" + strings.Repeat("x", 32), landing, revokedLanding, heldLanding, failure, success, invite}
+	public := []string{"/", "/forgot", "/no-such-page", "/onboard/" + strings.Repeat("x", 32), landing, revokedLanding, heldLanding, failure, success, invite, reset}
 
 	for _, scheme := range []*playwright.ColorScheme{playwright.ColorSchemeLight, playwright.ColorSchemeDark} {
 		t.Run(fmt.Sprint(*scheme), func(t *testing.T) {
