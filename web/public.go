@@ -45,9 +45,9 @@ func (s *Server) publicPage(c *fiber.Ctx, b store.Branding, title, locale string
 	p.Theme = "/brand/theme.css?v=" + themeVersion(b)
 	p.Logo = b.LogoPath()
 	p.Support = b.SupportLine("")
-	p.SwitchHref = c.Path() + "?lang=" + map[string]string{"id": "en"}[locale]
-	if locale != "id" {
-		p.SwitchHref = c.Path() + "?lang=id"
+	p.SwitchHref = c.Path() + "?lang=id"
+	if locale == "id" {
+		p.SwitchHref = c.Path() + "?lang=en"
 	}
 	return p
 }
@@ -109,8 +109,15 @@ func (s *Server) landingView(c *fiber.Ctx, land *onboarding.Landing) (views.Page
 	if zone, err := s.ob.ZoneOf(c.UserContext(), land.Customer); err == nil {
 		v.Expires = views.LongDate(locale, land.Link.ExpiresAt, zone)
 	}
+	if key, ok := landingTitles[v.Status]; ok { // the title says what the page says
+		p.Title = views.T(locale, key)
+	}
 	return p, v
 }
+
+// landingTitles name the landing page after the state of its link.
+var landingTitles = map[string]string{"on_hold": "on_hold_title", "consumed": "connected_title", "expired": "expired_title",
+	"revoked": "revoked_title"}
 
 // landing is the page the setup email links to.
 func (s *Server) landing(c *fiber.Ctx) error {

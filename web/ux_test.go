@@ -330,7 +330,8 @@ func TestPublicPagesBrandedAndLocalized(t *testing.T) {
 	links, _ := h.db.SetupLinks(context.Background(), c.ID)
 	staff.get(page)
 	staff.post(page+"/links/"+itoa(links[0].ID)+"/revoke", nil)
-	if _, body = visitor.get(link); !strings.Contains(body, "Tautan ini sudah dibatalkan") || strings.Contains(body, "kedaluwarsa") {
+	if _, body = visitor.get(link); !strings.Contains(body, "Tautan ini sudah dibatalkan") || strings.Contains(body, "kedaluwarsa") ||
+		!strings.Contains(body, "<title>Tautan ini sudah dibatalkan · ") {
 		t.Error("a revoked link's page does not explain the revocation")
 	}
 }
