@@ -109,7 +109,7 @@ func medianBucket(counts []int) string {
 	}
 	seen := 0
 	for i, n := range counts {
-		if seen += n; 2*seen >= total {
+		if seen += n; 2*seen > total { // the upper median, as the middle element of the sorted times
 			if bound := store.ConnectBuckets[i]; bound > 0 {
 				return "under " + boundWords(bound)
 			}

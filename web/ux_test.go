@@ -352,3 +352,27 @@ func TestReturnPagesTitledByWhatTheySay(t *testing.T) {
 		t.Errorf("the success page is not titled by what it says, or its updates are not announced")
 	}
 }
+
+// TestMedianBucket: half of the connected customers connected within the bucket named.
+func TestMedianBucket(t *testing.T) {
+	n := len(store.ConnectBuckets)
+	for _, c := range []struct {
+		counts map[int]int
+		want   string
+	}{
+		{map[int]int{}, "—"},
+		{map[int]int{4: 1}, "under 2 h"},
+		{map[int]int{0: 2, 8: 1, 10: 1}, "under 2 days"},
+		{map[int]int{0: 3, 8: 1, 10: 1}, "under 5 min"},
+		{map[int]int{1: 1, 3: 1, 9: 2}, "under 3 days"},
+		{map[int]int{n - 1: 3, 2: 1}, "over 14 days"},
+	} {
+		counts := make([]int, n)
+		for b, k := range c.counts {
+			counts[b] = k
+		}
+		if got := medianBucket(counts); got != c.want {
+			t.Errorf("%v: %q, want %q", c.counts, got, c.want)
+		}
+	}
+}
