@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -80,4 +81,21 @@ func TestCohortsKeptByTriggers(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("rebuilt by the migration")
+}
+
+// TestCustomerReadsUseTheirIndexes: reading a page of customers looks up each one's
+// link, milestones and numbers by the customer, never by walking every active link.
+func TestCustomerReadsUseTheirIndexes(t *testing.T) {
+	db := MustOpen(t)
+	plan, err := db.Plan(context.Background(), `SELECT `+store.CustomerColumns+` FROM customers c WHERE c.id < ? ORDER BY c.id DESC LIMIT 26`, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := strings.Join(plan, "\n")
+	for _, want := range []string{"SEARCH l USING INDEX setup_links_customer (customer_id=?)", "SEARCH m USING INTEGER PRIMARY KEY (rowid=?)",
+		"SEARCH a USING INDEX whatsapp_accounts_customer (customer_id=?)"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("the plan lacks %q:\n%s", want, all)
+		}
+	}
 }

@@ -68,7 +68,7 @@ const customerColumns = `c.id, c.kirim_id, c.name, c.email, c.status, c.metadata
 	c.stage_reason, c.archived_at, c.kirim_created_at, c.kirim_updated_at, c.synced_at, c.created_at, c.updated_at,
 	c.kirim_internal_id, c.time_zone, c.follow_up_paused, ` + phonesColumn + `,
 	(SELECT last_at FROM customer_milestones m WHERE m.customer_id = c.id),
-	(SELECT max(expires_at) FROM setup_links l WHERE l.customer_id = c.id AND l.status = 'active')`
+	(SELECT max(expires_at) FROM setup_links l WHERE l.customer_id = c.id AND +l.status = 'active')` // "+": by customer, not by status
 
 // phonesColumn lists a customer's WhatsApp numbers.
 const phonesColumn = `(SELECT group_concat(phone_number, ' ') FROM whatsapp_accounts a WHERE a.customer_id = c.id AND a.phone_number IS NOT NULL)`
@@ -389,7 +389,8 @@ func (db *DB) customersByActivity(ctx context.Context, f CustomerFilter) (*Custo
 		if !ok {
 			return nil, fmt.Errorf("store: customers: bad cursor: %w", ErrNotFound)
 		}
-		where, args = append(where, "(m.last_at < ? OR (m.last_at = ? AND m.customer_id < ?))"), append(args, at, at, id)
+		// A row value, so that the walk starts at the cursor in the index.
+		where, args = append(where, "(m.last_at, m.customer_id) < (?, ?)"), append(args, at, id)
 	}
 	q := `SELECT ` + customerColumns + ` FROM customer_milestones m JOIN customers c ON c.id = m.customer_id`
 	if len(where) > 0 {

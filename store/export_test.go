@@ -28,3 +28,25 @@ func (db *DB) MigrateDownTo(ctx context.Context, version int64) error {
 	}
 	return nil
 }
+
+// CustomerColumns is what every customer read selects (for plan tests).
+const CustomerColumns = customerColumns
+
+// Plan returns SQLite's query plan of a query, one line per step.
+func (db *DB) Plan(ctx context.Context, q string, args ...any) ([]string, error) {
+	rows, err := db.db.QueryContext(ctx, "EXPLAIN QUERY PLAN "+q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			return nil, err
+		}
+		out = append(out, detail)
+	}
+	return out, rows.Err()
+}
