@@ -40,7 +40,7 @@ func TestEmailJourney(t *testing.T) {
 		must(t, page.GetByLabel("Support email").Fill("help@tokocloud.test"))
 		must(t, role("button", "Save branding").Click())
 		must(t, expect.Locator(page.GetByRole("status")).ToContainText("Branding saved."))
-		must(t, expect.Locator(page.FrameLocator("iframe[title='Email preview']").GetByText("Toko Cloud").First()).ToBeVisible())
+		must(t, expect.Locator(page.FrameLocator("iframe[title='Email preview']").GetByText("Toko Cloud", playwright.FrameLocatorGetByTextOptions{Exact: playwright.Bool(true)}).First()).ToBeVisible())
 		shot(t, page, "branding")
 	})
 

@@ -146,6 +146,21 @@ func TestLandingOnAPhone(t *testing.T) {
 	must(t, expect.Locator(visitor.GetByRole("heading", playwright.PageGetByRoleOptions{Level: playwright.Int(1)})).ToHaveText("Welcome, Warung Ponsel "+id))
 	aboveFold(t, visitor, visitor.GetByRole("link", playwright.PageGetByRoleOptions{Name: "Connect WhatsApp"}), "Connect WhatsApp")
 	shot(t, visitor, "landing-phone-en")
+
+	// A browser set to Indonesian gets the "not found" page in Indonesian, branded.
+	bctx, err := browser.NewContext(playwright.BrowserNewContextOptions{Locale: playwright.String("id-ID"),
+		Viewport: &playwright.Size{Width: 390, Height: 844}})
+	must(t, err)
+	defer bctx.Close()
+	lost, err := bctx.NewPage()
+	must(t, err)
+	_, err = lost.Goto(portalURL + "/onboard/" + strings.Repeat("x", 32))
+	must(t, err)
+	must(t, expect.Locator(lost.Locator("html")).ToHaveAttribute("lang", "id"))
+	must(t, expect.Locator(lost.GetByRole("heading", playwright.PageGetByRoleOptions{Level: playwright.Int(1)})).ToHaveText("Tautan tidak ditemukan"))
+	must(t, expect.Locator(lost.GetByRole("link", playwright.PageGetByRoleOptions{Name: "Langsung ke konten"})).ToHaveCount(1))
+	must(t, expect.Locator(lost.Locator("header.bar")).ToBeVisible())
+	shot(t, lost, "not-found-id")
 }
 
 // emailedLink waits for the setup email to an address and returns its landing URL.
