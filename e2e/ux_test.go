@@ -192,7 +192,7 @@ func TestTeamInTheBrowser(t *testing.T) {
 	must(t, err)
 	must(t, admin.GetByLabel("Email", playwright.PageGetByLabelOptions{Exact: playwright.Bool(true)}).Fill(email))
 	must(t, admin.GetByRole("button", playwright.PageGetByRoleOptions{Name: "Send invitation"}).Click())
-	must(t, expect.Locator(admin.GetByRole("status")).ToContainText("Invitation on its way to "+email))
+	must(t, expect.Locator(admin.GetByRole("status")).ToContainText("Invitation to "+email+". It is on its way."))
 	must(t, expect.Locator(admin.Locator("section[aria-labelledby=invites]")).ToContainText(email))
 	shot(t, admin, "team")
 	link := ""

@@ -16,6 +16,11 @@ func i64(n int64) string { return strconv.FormatInt(n, 10) }
 // day formats a date for tables.
 func day(t time.Time) string { return t.UTC().Format("2 Jan 2006") }
 
+// ZoneTime is a moment in a zone, with the zone's abbreviation: "Fri 5 Dec, 14:00 WIB".
+func ZoneTime(t time.Time, loc *time.Location) string {
+	return t.In(loc).Format("Mon 2 Jan, 15:04 MST")
+}
+
 // stamp formats a moment for details and timelines.
 func stamp(t time.Time) string { return t.UTC().Format("2 Jan 2006 15:04 UTC") }
 
@@ -26,7 +31,8 @@ func ariaCurrent(active bool) string {
 	return "false"
 }
 
-func orDash(s string) string {
+// OrDash is s, or a dash for nothing.
+func OrDash(s string) string {
 	if s == "" {
 		return "—"
 	}

@@ -58,9 +58,10 @@ func (s *Server) listCustomers(c *fiber.Ctx) error {
 			Href: customersHref(views.CustomerFilter{Q: f.Q, Stage: f.Stage, Status: st}, ""), Active: f.Status == st})
 	}
 	for _, cu := range page.Customers {
-		v.Rows = append(v.Rows, views.CustomerRow{ID: cu.ID, Name: cu.Name, Email: cu.Email, Status: cu.Status,
-			Stage: cu.Stage, StageReason: cu.StageReason, Phones: cu.Phones, CreatedAt: cu.CreatedAt,
-			LastActivity: cu.LastActivity, LinkExpires: cu.LinkExpires, Now: now})
+		row := views.CustomerRow{ID: cu.ID, Name: cu.Name, Email: cu.Email, Phones: cu.Phones,
+			LastActivity: cu.LastActivity, Ago: humanAgo(cu.LastActivity, now)}
+		row.State, row.Tone, row.Next = listState(cu, now)
+		v.Rows = append(v.Rows, row)
 	}
 	if page.Next != "" {
 		v.NextHref = customersHref(f, page.Next)
@@ -153,24 +154,24 @@ func (s *Server) createCustomer(c *fiber.Ctx) error {
 	case err != nil:
 		in.Normalize()
 		f := formOf(in)
-		f.Action, f.Intent, f.Cancel, f.SendEmail = "/admin/customers", intent, "/admin/customers", in.SendLink
+		f.Action, f.Intent, f.Cancel = "/admin/customers", intent, "/admin/customers"
 		return s.formFailure(c, "New customer", f, err)
 	case in.SendLink:
-		s.sentFlash(c, "Customer "+cu.Name+" created. ", cu.Email)
+		s.mailFlash(c, "Customer "+cu.Name+" created. ", "Setup link email on its way to "+cu.Email+".")
 	default:
 		s.flash(c, "ok", "Customer "+cu.Name+" created.")
 	}
 	return redirect(c, views.CustomerPath(cu.ID))
 }
 
-// sentFlash says what became of a setup-link email: on its way, or, without an email
+// mailFlash says what became of an email: sent (on its way), or, without an email
 // server, saved but not sent (a warning, never a success).
-func (s *Server) sentFlash(c *fiber.Ctx, prefix, to string) {
+func (s *Server) mailFlash(c *fiber.Ctx, prefix, sent string) {
 	if s.ob.DevOutbox() {
 		s.flash(c, "warn", prefix+"Saved — not sent: no email server is configured. The email waits in the Outbox.")
 		return
 	}
-	s.flash(c, "ok", prefix+"Setup link email on its way to "+to+".")
+	s.flash(c, "ok", prefix+sent)
 }
 
 // sendLink emails the customer the link that works now (a new one when none does), or
@@ -196,12 +197,10 @@ func (s *Server) sendLink(c *fiber.Ctx) error {
 			return err
 		}
 		s.flash(c, "error", msg)
-	case s.ob.DevOutbox():
-		s.sentFlash(c, "", cu.Email)
 	case fresh:
-		s.flash(c, "ok", "A fresh link was made. Email on its way to "+cu.Email+".")
+		s.mailFlash(c, "", "A fresh link was made. Email on its way to "+cu.Email+".")
 	default:
-		s.flash(c, "ok", resentWords(r))
+		s.mailFlash(c, "", resentWords(r))
 	}
 	return redirect(c, self)
 }
@@ -228,6 +227,20 @@ func humanUntil(t, now time.Time) string {
 	default:
 		return fmt.Sprintf("in %d days", int((d+12*time.Hour)/(24*time.Hour)))
 	}
+}
+
+// humanAgo says how long ago a moment was, in one unit.
+func humanAgo(t, now time.Time) string {
+	d := now.Sub(t)
+	switch {
+	case d < time.Minute:
+		return "just now"
+	case d < time.Hour:
+		return fmt.Sprintf("%d min ago", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%d h ago", int(d.Hours()))
+	}
+	return fmt.Sprintf("%d days ago", int(d.Hours()/24))
 }
 
 var linkHours = []views.HoursOption{{Hours: 24, Label: "1 day"}, {Hours: 72, Label: "3 days"},
@@ -294,9 +307,29 @@ func (s *Server) showCustomer(c *fiber.Ctx) error {
 	return s.render(c, views.CustomerPage(s.adminPage(c, cu.Name), v))
 }
 
-// zoneTime is a moment in a zone, with the zone's abbreviation: "Fri 5 Dec, 14:00 WIB".
-func zoneTime(t time.Time, loc *time.Location) string {
-	return t.In(loc).Format("Mon 2 Jan, 15:04 MST")
+// listState is the customer list's short form of nextStep: where the customer is, the
+// badge's tone, and the next step, from what a list row knows.
+func listState(cu *store.Customer, now time.Time) (state, tone, next string) {
+	live := cu.LinkExpires != nil && cu.LinkExpires.After(now)
+	switch {
+	case cu.Status == kirim.CustomerArchived:
+		return "Archived", "", ""
+	case cu.Status == kirim.CustomerSuspended:
+		return "Suspended", "warn", "Lift the suspension to let them connect"
+	case cu.Stage == onboarding.StageConnected || len(cu.Phones) > 0 && cu.Status == kirim.CustomerActive:
+		return "Connected ✓", "ok", ""
+	case cu.Stage == onboarding.StageFailed:
+		return "Signup failed", "danger", "Send a fresh link"
+	case live && cu.Stage == onboarding.StageLinkSent:
+		return "Waiting for the customer", "", "Link expires " + humanUntil(*cu.LinkExpires, now)
+	case live && (cu.Stage == onboarding.StageOpened || cu.Stage == onboarding.StageStarted):
+		return "Opened the page", "", "Link expires " + humanUntil(*cu.LinkExpires, now)
+	case live:
+		return "Link ready, not sent", "warn", "Send the link"
+	case cu.Stage == onboarding.StageCreated:
+		return "Not sent yet", "", "Send a setup link"
+	}
+	return "No working link", "warn", "Send a fresh link"
 }
 
 // nextStep says where the customer is and the one thing to do next, in that order of
@@ -320,10 +353,10 @@ func nextStep(v views.CustomerView) views.NextStep {
 	}
 	for _, a := range v.Accounts {
 		if a.Status == "connected" {
-			n := views.NextStep{Tone: "ok", Title: "Connected ✓ " + orDash(a.PhoneNumber),
+			n := views.NextStep{Tone: "ok", Title: "Connected ✓ " + views.OrDash(a.PhoneNumber),
 				Action: views.Action{Label: "Open account", Href: "#account-" + strconv.FormatInt(a.ID, 10)}}
 			if a.OnboardedAt != nil {
-				n.Detail = "Since " + zoneTime(*a.OnboardedAt, v.Zone) + "."
+				n.Detail = "Since " + views.ZoneTime(*a.OnboardedAt, v.Zone) + "."
 			}
 			return n
 		}
@@ -333,7 +366,7 @@ func nextStep(v views.CustomerView) views.NextStep {
 			Tell: onboarding.FailureTell(v.StageReason), Action: send("Send a fresh link", true)}
 	}
 	if l := v.ActiveLink; l != nil {
-		expires := "The link works until " + zoneTime(l.ExpiresAt, v.Zone) + " (" + l.ExpiresIn + ")."
+		expires := "The link works until " + views.ZoneTime(l.ExpiresAt, v.Zone) + " (" + l.ExpiresIn + ")."
 		switch {
 		case held:
 			return views.NextStep{Tone: "warn", Title: "Not sent: no email server is configured",
@@ -363,7 +396,7 @@ func nextStep(v views.CustomerView) views.NextStep {
 			n = views.NextStep{Tone: "warn", Title: "Link revoked", Detail: v.Name + " cannot connect until they get a new link.",
 				Action: send("Send a fresh link", true)}
 		case kirim.LinkExpired:
-			n = views.NextStep{Tone: "warn", Title: "The link expired " + zoneTime(l.ExpiresAt, v.Zone),
+			n = views.NextStep{Tone: "warn", Title: "The link expired " + views.ZoneTime(l.ExpiresAt, v.Zone),
 				Detail: v.Name + " cannot connect with it.", Action: send("Send a fresh link", true)}
 		}
 	}
@@ -371,13 +404,6 @@ func nextStep(v views.CustomerView) views.NextStep {
 		n.Detail = strings.TrimSpace(n.Detail + " Add an email address to send links, or make a link and share it yourself.")
 	}
 	return n
-}
-
-func orDash(s string) string {
-	if s == "" {
-		return "—"
-	}
-	return s
 }
 
 // eventDetail is the one-line summary of an event's details, in a fixed order.

@@ -33,7 +33,7 @@ func (s *Server) checklist(ctx context.Context, admin bool) (items []views.Check
 		brand.Status = "Missing " + joinSorted(missing) + "."
 	}
 	contact := views.ChecklistItem{Label: "Sender and support contact", Done: (b.SenderName != "" || b.SenderAddress != "") && b.SupportLine("") != "",
-		Status: "Emails come from " + orDash(b.SenderName) + ", customers reach " + orDash(b.SupportLine("")) + "."}
+		Status: "Emails come from " + views.OrDash(b.SenderName) + ", customers reach " + views.OrDash(b.SupportLine("")) + "."}
 	if !contact.Done {
 		contact.Status = "Set who emails come from and how customers reach your support."
 	}
@@ -50,7 +50,7 @@ func (s *Server) checklist(ctx context.Context, admin bool) (items []views.Check
 	case err != nil:
 		return nil, false, err
 	case e.Status == store.EmailSent:
-		smtp.Done, smtp.Status = true, "Your email server took the test email to "+e.To+" on "+zoneTime(*e.SentAt, time.UTC)+"."
+		smtp.Done, smtp.Status = true, "Your email server took the test email to "+e.To+" on "+views.ZoneTime(*e.SentAt, time.UTC)+"."
 	case e.Status == store.EmailFailed:
 		smtp.Status = "The test email failed: " + e.LastError
 	default:
@@ -70,7 +70,7 @@ func (s *Server) checklist(ctx context.Context, admin bool) (items []views.Check
 	case check.Error != "":
 		kc.Status = "Kirim refused the key: " + check.Error
 	default:
-		kc.Done, kc.Status = true, "The key belongs to "+check.Organization+" (checked "+zoneTime(check.At, time.UTC)+")."
+		kc.Done, kc.Status = true, "The key belongs to "+check.Organization+" (checked "+views.ZoneTime(check.At, time.UTC)+")."
 	}
 	items = []views.ChecklistItem{brand, contact, smtp, kc}
 	done = true

@@ -76,11 +76,7 @@ func (s *Server) inviteStaff(c *fiber.Ctx) error {
 		v.Email, v.Role, v.Errors = email, role, errs
 		return s.render(c, views.TeamPage(s.invalidFormPage(c, "Team"), v))
 	}
-	if s.ob.DevOutbox() {
-		s.flash(c, "warn", "Invitation saved — not sent: no email server is configured. The email waits in the Outbox.")
-	} else {
-		s.flash(c, "ok", "Invitation on its way to "+email+".")
-	}
+	s.mailFlash(c, "Invitation to "+email+". ", "It is on its way.")
 	return redirect(c, "/admin/settings/team")
 }
 
