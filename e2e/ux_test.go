@@ -45,7 +45,9 @@ func TestMainTaskInTwoClicks(t *testing.T) {
 	name, email := "Toko Dua Klik "+id, "dua"+id+"@klik.test"
 
 	var c clicks
-	c.click(t, page.GetByRole("link", playwright.PageGetByRoleOptions{Name: "New customer", Exact: playwright.Bool(true)}))
+	// The navigation's button: on every page, whatever the dashboard shows.
+	nav := page.GetByRole("navigation", playwright.PageGetByRoleOptions{Name: "Main"})
+	c.click(t, nav.GetByRole("link", playwright.LocatorGetByRoleOptions{Name: "New customer", Exact: playwright.Bool(true)}))
 	must(t, expect.Locator(page.GetByLabel("Name")).ToBeFocused())
 	send := page.GetByRole("button", playwright.PageGetByRoleOptions{Name: "Create and send setup link"})
 	aboveFold(t, page, send, "Create and send setup link")
@@ -103,7 +105,8 @@ func TestMainTaskInTwoClicks(t *testing.T) {
 	must(t, err)
 	must(t, expect.Locator(page.Locator(".funnel-bars li").First()).ToContainText("Created"))
 	must(t, expect.Locator(page.GetByRole("link", playwright.PageGetByRoleOptions{Name: "This week"})).ToHaveAttribute("aria-current", "page"))
-	must(t, expect.Locator(page.GetByRole("link", playwright.PageGetByRoleOptions{Name: "New customer"})).ToBeVisible())
+	must(t, expect.Locator(page.GetByRole("navigation", playwright.PageGetByRoleOptions{Name: "Main"}).
+		GetByRole("link", playwright.LocatorGetByRoleOptions{Name: "New customer"})).ToBeVisible())
 	shot(t, page, "dashboard-week")
 }
 
